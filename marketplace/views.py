@@ -14,10 +14,6 @@ from .currency import CURRENCY_COOKIE, CURRENCY_COOKIE_AGE
 from .forms import CurrencyForm, SignUpForm
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "marketplace/home.html")
-
-
 def _safe_next(request: HttpRequest, candidate: str | None) -> str:
     if candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -1,0 +1,117 @@
+"""What a buyer pays for a variant, in their currency.
+
+An explicit price the seller set in the buyer's currency wins; otherwise the seller's price is
+converted with the current rates (through EUR) plus the buyer market's FX margin, then rounded
+to the currency's minor unit. The same rule exists twice, on purpose and tested together: in
+Python for showing prices, and as a SQL expression for filtering and sorting a listing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Case, DecimalField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from djmoney.money import Money
+
+from marketplace.fx.services import MissingRate, RateTable, convert, current_rates
+from marketplace.money import round_money
+
+from .models import Variant, VariantPrice
+
+AMOUNT = DecimalField(max_digits=30, decimal_places=10)
+
+
+@dataclass(frozen=True)
+class PriceContext:
+    currency: str
+    margin_percent: Decimal
+    table: RateTable
+
+    @classmethod
+    def for_request(cls, request: HttpRequest) -> PriceContext:
+        market = getattr(request, "market", None)
+        return cls(
+            currency=request.currency,  # type: ignore[attr-defined]
+            margin_percent=market.fx_margin if market is not None else Decimal(0),
+            table=current_rates(),
+        )
+
+    @classmethod
+    def for_currency(cls, currency: str, margin_percent: Decimal = Decimal(0)) -> PriceContext:
+        return cls(currency=currency, margin_percent=margin_percent, table=current_rates())
+
+    def factor(self, source: str) -> Decimal:
+        """Buyer-currency units per unit of ``source``, margin included."""
+        if source == self.currency:
+            return Decimal(1)
+        return self.table.cross_rate(source, self.currency) * (1 + self.margin_percent / 100)
+
+    def convertible_currencies(self) -> dict[str, Decimal]:
+        factors = {}
+        for code in [*self.table.rates, "EUR"]:
+            try:
+                factors[code] = self.factor(code)
+            except MissingRate:
+                continue
+        return factors
+
+
+@dataclass(frozen=True)
+class BuyerPrice:
+    money: Money  # in the buyer's currency (or the seller's when no rate exists), rounded
+    seller_price: Money  # what the seller set, in their currency
+    explicit: bool  # the seller set this price in the buyer's currency
+
+    @property
+    def converted(self) -> bool:
+        return not self.explicit and self.money.currency != self.seller_price.currency
+
+
+def variant_price(variant: Variant, ctx: PriceContext) -> BuyerPrice:
+    """Uses ``variant.prices.all()``: prefetch it on listings."""
+    for explicit in variant.prices.all():
+        if explicit.price.currency.code == ctx.currency:
+            return BuyerPrice(round_money(explicit.price), variant.price, explicit=True)
+    try:
+        result = convert(variant.price, ctx.currency, margin_percent=ctx.margin_percent, table=ctx.table).result
+    except MissingRate:
+        result = round_money(variant.price)
+    return BuyerPrice(result, variant.price, explicit=False)
+
+
+def from_price(variants: list[Variant], ctx: PriceContext) -> BuyerPrice | None:
+    """The lowest price among active variants, as a listing shows it ("from ...")."""
+    prices = [variant_price(v, ctx) for v in variants if v.active]
+    comparable = [p for p in prices if p.money.currency.code == ctx.currency] or prices
+    return min(comparable, key=lambda p: p.money.amount, default=None)
+
+
+def variant_price_expression(ctx: PriceContext, prefix: str = "") -> Coalesce:
+    """SQL for ``variant_price`` (unrounded), usable on a Variant queryset."""
+    explicit = VariantPrice.objects.filter(variant=OuterRef(f"{prefix}pk"), price_currency=ctx.currency).values(
+        "price"
+    )[:1]
+    converted = Case(
+        *[
+            When(Q(**{f"{prefix}price_currency": code}), then=F(f"{prefix}price") * Value(factor, output_field=AMOUNT))
+            for code, factor in ctx.convertible_currencies().items()
+        ],
+        default=None,
+        output_field=AMOUNT,
+    )
+    return Coalesce(Subquery(explicit, output_field=AMOUNT), converted, output_field=AMOUNT)
+
+
+def product_from_price_subquery(ctx: PriceContext) -> Subquery:
+    """For a Product queryset: the lowest buyer price among its active variants."""
+    cheapest = (
+        Variant.objects.filter(product=OuterRef("pk"), active=True)
+        .annotate(buyer_price=variant_price_expression(ctx))
+        .exclude(buyer_price=None)
+        .order_by("buyer_price")
+        .values("buyer_price")[:1]
+    )
+    return Subquery(cheapest, output_field=AMOUNT)

@@ -1,0 +1,125 @@
+"""Reads for the storefront. Each returns a queryset with its related data already fetched, so a
+page runs the same number of queries whatever its size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import F, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Category, Product, ProductImage, Seller, Variant
+from .pricing import PriceContext, product_from_price_subquery
+
+CATEGORY_CACHE_KEY = "catalog:categories:v1"
+
+
+def _variants_prefetch() -> Prefetch:
+    return Prefetch(
+        "variants", queryset=Variant.objects.filter(active=True).prefetch_related("prices"), to_attr="active_variants"
+    )
+
+
+def _images_prefetch() -> Prefetch:
+    return Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk"), to_attr="image_list")
+
+
+def visible_products() -> QuerySet[Product]:
+    """Products a buyer may see: active listings."""
+    return Product.objects.filter(status=Product.Status.ACTIVE)
+
+
+def with_card_data(products: QuerySet[Product]) -> QuerySet[Product]:
+    return products.select_related("seller", "category").prefetch_related(_variants_prefetch(), _images_prefetch())
+
+
+def product_for_buyer(slug: str) -> Product:
+    products = with_card_data(visible_products())
+    return get_object_or_404(products, slug=slug)
+
+
+def seller_by_slug(slug: str) -> Seller:
+    return get_object_or_404(Seller, slug=slug)
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    by_id: dict[int, Category]
+    by_slug: dict[str, Category]
+    children: dict[int | None, list[Category]]
+
+    def descendant_ids(self, category: Category) -> list[int]:
+        ids, stack = [], [category]
+        while stack:
+            node = stack.pop()
+            ids.append(node.pk)
+            stack.extend(self.children.get(node.pk, []))
+        return ids
+
+    def ancestors(self, category: Category) -> list[Category]:
+        chain, node = [], category
+        while node is not None:
+            chain.append(node)
+            node = self.by_id.get(node.parent_id) if node.parent_id else None
+        return list(reversed(chain))
+
+    @property
+    def roots(self) -> list[Category]:
+        return self.children.get(None, [])
+
+
+def category_tree() -> CategoryTree:
+    """All categories, cached (a small table): no page queries them more than once."""
+    categories = cache.get(CATEGORY_CACHE_KEY)
+    if categories is None:
+        categories = list(Category.objects.all())
+        cache.set(CATEGORY_CACHE_KEY, categories, 3600)
+    children: dict[int | None, list[Category]] = {}
+    for c in categories:
+        children.setdefault(c.parent_id, []).append(c)
+    return CategoryTree({c.pk: c for c in categories}, {c.slug: c for c in categories}, children)
+
+
+class Sort:
+    RELEVANCE = "relevance"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    NEWEST = "newest"
+    ALL = (RELEVANCE, PRICE_ASC, PRICE_DESC, NEWEST)
+
+
+def filter_products(
+    products: QuerySet[Product],
+    *,
+    ctx: PriceContext,
+    category_ids: list[int] | None = None,
+    seller: str | None = None,
+    origin: str | None = None,
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    sort: str = Sort.RELEVANCE,
+    ranked: bool = False,
+) -> QuerySet[Product]:
+    """Filters and sorting of the listing; prices are in the buyer's currency (``ctx``)."""
+    if category_ids:
+        products = products.filter(category_id__in=category_ids)
+    if seller:
+        products = products.filter(seller__slug=seller)
+    if origin:
+        products = products.filter(origin_country=origin.upper())
+    needs_price = min_price is not None or max_price is not None or sort in (Sort.PRICE_ASC, Sort.PRICE_DESC)
+    if needs_price:
+        products = products.annotate(buyer_price=product_from_price_subquery(ctx))
+        if min_price is not None:
+            products = products.filter(buyer_price__gte=min_price)
+        if max_price is not None:
+            products = products.filter(buyer_price__lte=max_price)
+    if sort == Sort.PRICE_ASC:
+        return products.order_by(F("buyer_price").asc(nulls_last=True), "pk")
+    if sort == Sort.PRICE_DESC:
+        return products.order_by(F("buyer_price").desc(nulls_last=True), "pk")
+    if sort == Sort.RELEVANCE and ranked:
+        return products.order_by("-search_rank", "-published_at", "-pk")
+    return products.order_by(F("published_at").desc(nulls_last=True), "-pk")

@@ -16,10 +16,12 @@ class ListingForm(forms.Form):
     category = forms.SlugField(required=False, label=_("Category"))
     seller = forms.SlugField(required=False, label=_("Seller"))
     origin = forms.CharField(required=False, max_length=2, min_length=2, label=_("Country of origin"))
-    min_price = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=14, decimal_places=3,
-                                   label=_("Minimum price"))
-    max_price = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=14, decimal_places=3,
-                                   label=_("Maximum price"))
+    min_price = forms.DecimalField(
+        required=False, min_value=Decimal(0), max_digits=14, decimal_places=3, label=_("Minimum price")
+    )
+    max_price = forms.DecimalField(
+        required=False, min_value=Decimal(0), max_digits=14, decimal_places=3, label=_("Maximum price")
+    )
     local_stock = forms.BooleanField(required=False, label=_("Ships from my country"))
     sort = forms.ChoiceField(
         required=False,

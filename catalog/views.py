@@ -13,7 +13,15 @@ from .forms import ListingForm
 from .models import Product
 from .pricing import BuyerPrice, PriceContext, from_price, variant_price
 from .search import search_products
-from .selectors import Sort, category_tree, filter_products, product_for_buyer, seller_by_slug, visible_products, with_card_data
+from .selectors import (
+    Sort,
+    category_tree,
+    filter_products,
+    product_for_buyer,
+    seller_by_slug,
+    visible_products,
+    with_card_data,
+)
 
 PAGE_SIZES = (12, 24, 48)
 DEFAULT_PAGE_SIZE = 24

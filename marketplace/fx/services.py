@@ -177,7 +177,7 @@ def refresh_fx_rates() -> FxRefresh:
             for code, quote in answer.quotes.items():
                 if code != settings.BASE_CURRENCY:
                     merged.setdefault(code, (answer.provider, answer.offline, quote))
-        previous = current_rates()
+        previous = _load_current_rates()  # from the database, not a possibly older cached copy
         missing = sorted(set(previous.rates) - set(merged))
         if not merged:
             raise IncompleteRates("No provider returned any rate.")

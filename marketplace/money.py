@@ -6,9 +6,10 @@ Rounding happens here and only here (STYLE.md, 10): ROUND_HALF_UP, to each curre
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 from django.utils.translation import get_language, to_locale
 from djmoney.money import Money
 
@@ -38,4 +39,20 @@ def babel_locale(language: str | None = None) -> str:
 def format_money(money: Money, language: str | None = None) -> str:
     """``¥1,235`` in ja, ``1.234,56 €`` in de: rounded once, formatted for the active language."""
     rounded = round_money(money)
-    return format_currency(rounded.amount, rounded.currency.code, locale=babel_locale(language))
+    locale = babel_locale(language)
+    text = format_currency(rounded.amount, rounded.currency.code, locale=locale)
+    return _space_currency(text, get_currency_symbol(rounded.currency.code, locale))
+
+
+def _space_currency(text: str, symbol: str) -> str:
+    """CLDR's currency spacing, which Babel does not apply: a no-break space between a digit and a
+    symbol whose facing character is not itself a symbol (``KWD 1,234.568``, but ``$1,234.50``)."""
+    at = text.find(symbol) if symbol else -1
+    if at < 0:
+        return text
+    end = at + len(symbol)
+    if end < len(text) and text[end].isdigit() and unicodedata.category(symbol[-1])[0] not in "SZ":
+        return f"{text[:end]}\u00a0{text[end:]}"
+    if at > 0 and text[at - 1].isdigit() and unicodedata.category(symbol[0])[0] not in "SZ":
+        return f"{text[:at]}\u00a0{text[at:]}"
+    return text

@@ -78,13 +78,14 @@ def http_get(url: str, *, timeout: float) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise FxProviderError(f"{url!r} is not an http(s) URL")
     request = urllib.request.Request(url, headers={"User-Agent": "marketplace-fx/1.0"})  # noqa: S310 (checked above)
+    where = url.split("?", 1)[0]  # errors are logged and shown in admin: keep API keys out of them
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.read()
     except urllib.error.HTTPError as exc:
-        raise FxProviderError(f"{url} answered HTTP {exc.code}") from exc
+        raise FxProviderError(f"{where} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise FxProviderError(f"{url} could not be reached: {exc}") from exc
+        raise FxProviderError(f"{where} could not be reached: {exc}") from exc
 
 
 def parse_ecb_xml(payload: bytes) -> tuple[date, dict[str, Decimal]]:
@@ -163,7 +164,10 @@ class OpenExchangeRates:
         backend = OpenExchangeRatesBackend(
             url=settings.OPEN_EXCHANGE_RATES_URL, access_key=settings.OPEN_EXCHANGE_RATES_APP_ID
         )
-        url = backend.get_url(**backend.get_params())
+        # django-money asks for ``base=BASE_CURRENCY`` (EUR), which the free plan refuses (HTTP 403
+        # "not_allowed"): ask for the default USD base and re-base on EUR here.
+        params = {key: value for key, value in backend.get_params().items() if key != "base"}
+        url = backend.get_url(**params)
         try:
             data = json.loads(http_get(url, timeout=settings.FX_HTTP_TIMEOUT), parse_float=Decimal)
             as_of = datetime.fromtimestamp(int(data["timestamp"]), tz=UTC)

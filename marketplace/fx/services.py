@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -119,15 +119,33 @@ def _load_current_rates() -> RateTable:
 def rates_are_stale(codes: list[str], *, now: datetime | None = None) -> bool:
     """True when any of ``codes`` has no rate, or one older than ``FX_MAX_AGE_HOURS``.
 
-    Checkout refuses cross-currency orders when this is true.
+    Checkout refuses cross-currency orders when this is true. Weekend hours (UTC Saturday and
+    Sunday) do not count: currency markets are closed and the ECB publishes nothing, so Friday's
+    rates are still the latest on Monday morning.
     """
     table = current_rates()
-    limit = (now or timezone.now()) - timedelta(hours=settings.FX_MAX_AGE_HOURS)
+    now = now or timezone.now()
+    max_age = timedelta(hours=settings.FX_MAX_AGE_HOURS)
     for code in codes:
         reference = table.age_reference(code)
-        if reference is None or reference < limit:
+        if reference is None or market_time_between(reference, now) > max_age:
             return True
     return False
+
+
+def market_time_between(start: datetime, end: datetime) -> timedelta:
+    """Time from ``start`` to ``end`` less the weekend hours in between (UTC days)."""
+    if end <= start:
+        return timedelta(0)
+    total = end - start
+    day = datetime.combine(start.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    while day < end:
+        if day.weekday() >= 5:  # Saturday, Sunday
+            overlap = min(end, day + timedelta(days=1)) - max(start, day)
+            if overlap > timedelta(0):
+                total -= overlap
+        day += timedelta(days=1)
+    return total
 
 
 @dataclass(frozen=True)

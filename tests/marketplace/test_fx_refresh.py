@@ -642,3 +642,20 @@ def test_the_command_fails_loudly_and_keeps_the_rates(ecb_feed: FeedServer, refr
 
     # then
     assert current_set() == before
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "hours"),
+    [
+        ("2026-11-20T15:00:00+00:00", "2026-11-23T09:00:00+00:00", 18),  # Friday 15:00 -> Monday 09:00
+        ("2026-11-23T09:00:00+00:00", "2026-11-24T09:00:00+00:00", 24),  # a weekday
+        ("2026-11-21T10:00:00+00:00", "2026-11-22T10:00:00+00:00", 0),  # inside a weekend
+        ("2026-11-24T09:00:00+00:00", "2026-11-23T09:00:00+00:00", 0),  # end before start
+    ],
+)
+def test_weekend_hours_do_not_count_towards_staleness(start, end, hours):
+    from datetime import datetime, timedelta
+
+    from marketplace.fx.services import market_time_between
+
+    assert market_time_between(datetime.fromisoformat(start), datetime.fromisoformat(end)) == timedelta(hours=hours)

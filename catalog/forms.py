@@ -22,6 +22,7 @@ class ListingForm(forms.Form):
     max_price = forms.DecimalField(
         required=False, min_value=Decimal(0), max_digits=14, decimal_places=3, label=_("Maximum price")
     )
+    in_stock = forms.BooleanField(required=False, label=_("In stock"))
     local_stock = forms.BooleanField(required=False, label=_("Ships from my country"))
     sort = forms.ChoiceField(
         required=False,

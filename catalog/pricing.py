@@ -71,8 +71,12 @@ class BuyerPrice:
 
 
 def variant_price(variant: Variant, ctx: PriceContext) -> BuyerPrice:
-    """Uses ``variant.prices.all()``: prefetch it on listings."""
-    for explicit in variant.prices.all():
+    """Reads ``variant.price_list`` when the selectors prefetched it, else ``variant.prices.all()``
+    (prefetch that on listings)."""
+    explicit_prices = getattr(variant, "price_list", None)
+    if explicit_prices is None:
+        explicit_prices = variant.prices.all()
+    for explicit in explicit_prices:
         if explicit.price.currency.code == ctx.currency:
             return BuyerPrice(round_money(explicit.price), variant.price, explicit=True)
     try:

@@ -10,15 +10,21 @@ from django.core.cache import cache
 from django.db.models import F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Category, Product, ProductImage, Seller, Variant
+from .models import Category, Product, ProductImage, Seller, Variant, VariantPrice
 from .pricing import PriceContext, product_from_price_subquery
 
 CATEGORY_CACHE_KEY = "catalog:categories:v1"
 
 
 def _variants_prefetch() -> Prefetch:
+    # Lists (to_attr), not per-instance querysets: prefetching into ``variant.prices`` builds a
+    # manager and a queryset for every variant, which django-money wraps again (~0.3 ms each).
+    # Ordered by its own columns: the model's ordering ("variant") joins and scans every variant.
+    prices = Prefetch(
+        "prices", queryset=VariantPrice.objects.order_by("variant_id", "price_currency"), to_attr="price_list"
+    )
     return Prefetch(
-        "variants", queryset=Variant.objects.filter(active=True).prefetch_related("prices"), to_attr="active_variants"
+        "variants", queryset=Variant.objects.filter(active=True).prefetch_related(prices), to_attr="active_variants"
     )
 
 
@@ -31,12 +37,30 @@ def visible_products() -> QuerySet[Product]:
     return Product.objects.filter(status=Product.Status.ACTIVE)
 
 
-def with_card_data(products: QuerySet[Product]) -> QuerySet[Product]:
+# Texts a product card never shows, each a column per language (modeltranslation's defer() adds
+# them all): left in the database on listings, where they were most of every row's weight.
+CARD_DEFERRED_FIELDS = (
+    "short_description",
+    "description",
+    "material_care",
+    "review_note",
+    "translations_updated",
+    "seller__tagline",
+    "seller__description",
+)
+
+
+def _with_related(products: QuerySet[Product]) -> QuerySet[Product]:
     return products.select_related("seller", "category").prefetch_related(_variants_prefetch(), _images_prefetch())
 
 
+def with_card_data(products: QuerySet[Product]) -> QuerySet[Product]:
+    """What product cards show, in a constant number of queries; long texts deferred."""
+    return _with_related(products).defer(*CARD_DEFERRED_FIELDS)
+
+
 def product_for_buyer(slug: str) -> Product:
-    products = with_card_data(visible_products())
+    products = _with_related(visible_products())
     return get_object_or_404(products, slug=slug)
 
 

@@ -4,11 +4,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from .extensions import storefront_extension
 from .forms import ListingForm
 from .models import Product
 from .pricing import BuyerPrice, PriceContext, from_price, variant_price
@@ -41,9 +43,15 @@ def _cards(products: list[Product], ctx: PriceContext) -> list[ProductCard]:
     return [ProductCard(p, from_price(p.active_variants, ctx)) for p in products]
 
 
+def _card_data(products: QuerySet[Product], request: HttpRequest) -> QuerySet[Product]:
+    """What a card shows, in the same queries: related rows, and the extension's badges."""
+    country = getattr(request, "buyer_country", None)
+    return storefront_extension().annotate_cards(with_card_data(products), country=country)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     ctx = PriceContext.for_request(request)
-    products = with_card_data(visible_products())
+    products = _card_data(visible_products(), request)
     featured = list(products.filter(featured=True).order_by("-published_at", "-pk")[:8])
     newest = list(products.order_by("-published_at", "-pk")[:8])
     return render(
@@ -82,13 +90,19 @@ def product_list(request: HttpRequest, category_slug: str | None = None) -> Http
         sort=sort,
         ranked=bool(q),
     )
+    products = storefront_extension().filter_products(
+        products,
+        country=getattr(request, "buyer_country", None),
+        in_stock=bool(filters.get("in_stock")),
+        local_stock=bool(filters.get("local_stock")),
+    )
     try:
         per_page = int(request.GET.get("per_page", DEFAULT_PAGE_SIZE))
     except ValueError:
         per_page = DEFAULT_PAGE_SIZE
     if per_page not in PAGE_SIZES:
         per_page = DEFAULT_PAGE_SIZE
-    page = Paginator(with_card_data(products), per_page).get_page(request.GET.get("page"))
+    page = Paginator(_card_data(products, request), per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -112,12 +126,16 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = PriceContext.for_request(request)
     product = product_for_buyer(slug)
     variants = [(v, variant_price(v, ctx)) for v in product.active_variants]
+    availability = storefront_extension().variant_availability(
+        product, product.active_variants, country=getattr(request, "buyer_country", None), ctx=ctx
+    )
     return render(
         request,
         "catalog/product_detail.html",
         {
             "product": product,
             "variants": variants,
+            "delivery": [(v, availability.get(v.pk)) for v in product.active_variants],
             "price": from_price(product.active_variants, ctx),
             "breadcrumbs": category_tree().ancestors(product.category),
         },
@@ -127,7 +145,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def seller_detail(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = PriceContext.for_request(request)
     seller = seller_by_slug(slug)
-    products = with_card_data(visible_products().filter(seller=seller)).order_by("-published_at", "-pk")
+    products = _card_data(visible_products().filter(seller=seller), request).order_by("-published_at", "-pk")
     page = Paginator(products, DEFAULT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -6,3 +6,6 @@ class LogisticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "logistics"
     verbose_name = _("Logistics")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (customs rules cache follows rate, rule and market changes)

@@ -191,6 +191,10 @@ PAYMENT_METHOD_CODES = {
     "demo": _("Demo gateway"),
 }
 
+# What logistics adds to the storefront (stock filters, badges, delivery estimates), named by path
+# because catalog must not import logistics (catalog/extensions.py). Empty: no extension.
+STOREFRONT_EXTENSION = "logistics.storefront.LogisticsStorefront"
+
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
@@ -219,7 +223,24 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every hour, five past: the ECB publishes once a day around 16:00 CET, the others hourly.
     "refresh-fx-rates": {"task": "marketplace.tasks.refresh_fx_rates", "schedule": crontab(minute=5)},
+    # Every ten minutes: ask the carriers what happened to parcels on their way (in batches).
+    "poll-tracking": {"task": "logistics.tasks.poll_tracking", "schedule": crontab(minute="*/10")},
 }
+
+# --- Carriers and tracking ---------------------------------------------------------------
+# Carrier code -> class (logistics.carriers). "simulated" needs no network: the demo and tests.
+CARRIERS = {
+    "simulated": "logistics.carriers.simulated.SimulatedCarrier",
+    "trackapi": "logistics.carriers.http.HttpTrackingCarrier",
+}
+# Per-carrier webhook secrets, e.g. CARRIER_WEBHOOK_SECRETS=simulated=s3cret,trackapi=0th3r.
+# A carrier without a secret refuses webhooks (404).
+CARRIER_WEBHOOK_SECRETS = env.dict("CARRIER_WEBHOOK_SECRETS", default={})
+# The "trackapi" carrier: an AfterShip-compatible tracking API. Off while the key is empty.
+TRACKING_API_URL = env.str("TRACKING_API_URL", default="https://api.aftership.com/tracking/2024-04")
+TRACKING_API_KEY = env.str("TRACKING_API_KEY", default="")
+TRACKING_HTTP_TIMEOUT = env.float("TRACKING_HTTP_TIMEOUT", default=10.0)
+TRACKING_POLL_BATCH_SIZE = env.int("TRACKING_POLL_BATCH_SIZE", default=500)
 
 # --- Static files, media, e-mail ---------------------------------------------------------
 STATIC_URL = "/static/"

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from catalog import views as catalog_views
+from logistics import views as logistics_views
 
 from . import views
 
@@ -14,11 +15,15 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("currency/", views.set_currency, name="set-currency"),
     path("healthz", views.healthz, name="healthz"),
+    path("webhooks/carriers/<slug:code>/", logistics_views.carrier_webhook, name="carrier-webhook"),
 ]
 
 urlpatterns += i18n_patterns(
     path("", catalog_views.home, name="home"),
     path("", include("catalog.urls")),
+    path("seller/stock/", include("logistics.portal.urls")),  # before the portal: its own namespace
+    path("seller/", include("catalog.portal.urls")),
+    path("", include("logistics.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('catalog', '0002_warehouses_stock_shipping'),
+        ('catalog', '0002_search_documents'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -56,6 +57,13 @@ class ShippingMethod(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        low, high = self.transit_days_min, self.transit_days_max
+        if low is not None and high is not None and low > high:
+            raise ValidationError(
+                {"transit_days_max": _("The longest transit time must not be shorter than the shortest.")}
+            )
+
 
 class ShippingRate(TimeStampedModel):
     """The price of sending a parcel from a warehouse to a zone, by weight bracket [min, max)."""
@@ -79,6 +87,20 @@ class ShippingRate(TimeStampedModel):
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="shipping_rate_price_not_negative"),
         ]
+
+    def clean(self) -> None:
+        # Clear messages for what the database constraints also refuse (they would say only
+        # "constraint violated"); a field with an error here skips its constraint check.
+        errors = {}
+        low, high = self.min_weight_grams, self.max_weight_grams
+        if low is not None and high is not None and low >= high:
+            errors["max_weight_grams"] = _(
+                "The weight bracket is empty: “up to” (%(high)s g) must be more than “from” (%(low)s g)."
+            ) % {"high": high, "low": low}
+        if self.price is not None and self.price.amount < 0:
+            errors["price"] = _("The price must not be negative.")
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return f"{self.method} {self.warehouse.code}→{self.zone.code} {self.min_weight_grams}-{self.max_weight_grams} g"

@@ -26,6 +26,7 @@ _CLEARED = (
     "SECURE_HSTS_SECONDS",
     "CELERY_TASK_ALWAYS_EAGER",
     "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # the browser tests set it for Playwright; a deployment never has it
 )
 _STRONG_KEY = secrets.token_urlsafe(50)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -234,3 +235,35 @@ class ProductImage(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.product} #{self.position}"
+
+
+class SearchDocument(models.Model):
+    """What search reads for one product in one language (rebuilt by ``catalog.search``).
+
+    ``text`` is everything a buyer might type, in that language with English fallback: name, brand,
+    short and long description, material and care, category and seller names; ``title`` is the
+    name. On PostgreSQL, ``document`` is the weighted tsvector of the same texts in the language's
+    text-search configuration. The indexes search relies on (a GIN index on ``document`` per
+    language, trigram GIN indexes on ``text`` and ``title``) and the pg_trgm extension are created
+    by the migration on PostgreSQL only, so they are not declared here. On SQLite ``document``
+    stays empty and search reads ``text``.
+    """
+
+    # Indexed by the (product, language) unique constraint, which starts with it.
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="search_documents", verbose_name=_("product"), db_index=False
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    title = models.TextField(_("title"))
+    text = models.TextField(_("text"))
+    document = SearchVectorField(_("search vector"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("search document")
+        verbose_name_plural = _("search documents")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "language"], name="search_document_once_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} [{self.language}]"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -47,10 +48,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _isolated(settings: object, tmp_path: Path) -> Iterator[None]:
     """Each test: eager Celery, plain static files, a private media folder, an empty cache."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
     settings.MEDIA_ROOT = tmp_path / "media"
     from marketplace.celery import app
 
     app.conf.task_always_eager = True
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)  # no test inherits another's active language
     yield
     cache.clear()
+    translation.activate(settings.LANGUAGE_CODE)

@@ -83,12 +83,16 @@ def _kv_safe(key: Any, value: Any) -> bool:
 
 
 def options_for_csv(options: dict[str, Any] | None) -> str:
-    """``size=M;colour=black`` when that reads back identically, else JSON (exact for anything)."""
+    """``colour=black;size=M`` when that reads back identically, else JSON (exact for anything).
+
+    Keys are sorted: PostgreSQL's jsonb does not keep insertion order, so this is the one order
+    every database agrees on (and an export diffs cleanly against the next)."""
     if not options:
         return ""
-    if all(_kv_safe(k, v) for k, v in options.items()):
-        return ";".join(f"{k}={v}" for k, v in options.items())
-    return json.dumps(options, ensure_ascii=False)
+    items = sorted(options.items())
+    if all(_kv_safe(k, v) for k, v in items):
+        return ";".join(f"{k}={v}" for k, v in items)
+    return json.dumps(dict(items), ensure_ascii=False)
 
 
 def export_csv(seller: Seller, *, product_ids: list[int] | None = None) -> str:

@@ -269,7 +269,7 @@ def test_prices_follow_the_sellers_currency(client, category, currency, good, to
     assert refused.status_code == 400
     assert created.status_code == 302
     assert Variant.objects.get(product=product).price == Money(good, currency)
-    assert f",A-2,length=40 cm;colour=black,{good}," in client.get(url("export")).content.decode()
+    assert f",A-2,colour=black;length=40 cm,{good}," in client.get(url("export")).content.decode()
 
 
 def test_owner_creates_a_product_with_two_languages(seller_client, seller, category):

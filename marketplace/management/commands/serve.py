@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from marketplace.celery import Queue
 from marketplace.demo import DEMO_PASSWORD, USERS
+from marketplace.models import User
 
 
 class Command(BaseCommand):
@@ -44,7 +45,9 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password " + DEMO_PASSWORD + "):")
         for email, *_rest in USERS:
             self.stdout.write(f"  {email}")
-        self.stdout.write("  seller-<seller-slug>@example.com for each demo seller\n")
+        for email in User.objects.filter(email__startswith="seller-").values_list("email", flat=True):
+            self.stdout.write(f"  {email}")
+        self.stdout.write("")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)

@@ -28,7 +28,7 @@ On PostgreSQL:
   does not return the "Team shirt").
 
 On SQLite (the embedded default) a document matches when its text contains every word
-(``icontains``, ASCII case-insensitive only) and every match ranks 0.
+(``icontains``, ASCII case-insensitive only), ranked by how many of the words the name holds.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordS
 from django.db import connection
 from django.db.models import (
     Case,
+    Exists,
     Expression,
     F,
     FloatField,
@@ -313,10 +314,21 @@ def _search_postgres(products: QuerySet[Product], q: str, terms: list[str], lang
 
 
 def _search_portable(products: QuerySet[Product], terms: list[str], language: str) -> QuerySet[Product]:
-    documents = SearchDocument.objects.filter(language__in=list(_weights(language)))
+    """Every word somewhere in the text; ranked by how many words the product's name has."""
+    languages = list(_weights(language))
+    documents = SearchDocument.objects.filter(language__in=languages)
     for term in terms:
         documents = documents.filter(text__icontains=term)
-    return products.filter(pk__in=documents.values("product_id")).annotate(search_rank=Value(0.0))
+    titles = SearchDocument.objects.filter(product=OuterRef("pk"), language__in=languages)
+    in_name = [
+        Case(
+            When(Exists(titles.filter(title__icontains=t)), then=Value(1.0)),
+            default=Value(0.0),
+            output_field=FloatField(),
+        )
+        for t in terms
+    ]
+    return products.filter(pk__in=documents.values("product_id")).annotate(search_rank=sum(in_name[1:], in_name[0]))
 
 
 def search_products(products: QuerySet[Product], q: str, language: str | None = None) -> QuerySet[Product]:

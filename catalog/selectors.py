@@ -9,6 +9,9 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.db.models import F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from modeltranslation import settings as mt_settings
+from modeltranslation.utils import build_localized_fieldname, resolution_order
+from modeltranslation.utils import get_language as translation_language
 
 from .models import Category, Product, ProductImage, Seller, Variant, VariantPrice
 from .pricing import PriceContext, product_from_price_subquery
@@ -54,13 +57,85 @@ def _with_related(products: QuerySet[Product]) -> QuerySet[Product]:
     return products.select_related("seller", "category").prefetch_related(_variants_prefetch(), _images_prefetch())
 
 
+# Columns a card never reads, on the rows a card builds (each one parsed and set on ~170 model
+# instances per listing: timestamps, JSON options, dimensions).
+CARD_UNUSED_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "hs_code",
+    "source_changed_at",
+    "seller__created_at",
+    "seller__updated_at",
+    "seller__logo",
+    "seller__commission_rate",
+    "seller__median_response_minutes",
+)
+CARD_VARIANT_UNUSED_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "sku",
+    "options",
+    "weight_grams",
+    "length_mm",
+    "width_mm",
+    "height_mm",
+)
+
+
+def _card_variants_prefetch() -> Prefetch:
+    prices = Prefetch(
+        "prices",
+        queryset=VariantPrice.objects.order_by("variant_id", "price_currency").defer("created_at", "updated_at"),
+        to_attr="price_list",
+    )
+    return Prefetch(
+        "variants",
+        queryset=Variant.objects.filter(active=True).defer(*CARD_VARIANT_UNUSED_COLUMNS).prefetch_related(prices),
+        to_attr="active_variants",
+    )
+
+
+def _card_images_prefetch() -> Prefetch:
+    return Prefetch(
+        "images",
+        queryset=ProductImage.objects.order_by("position", "pk").defer("created_at", "updated_at"),
+        to_attr="image_list",
+    )
+
+
+PRODUCT_TEXTS = ("name", "short_description", "description", "material_care")
+SELLER_TEXTS = ("tagline", "description")
+
+
+def _other_language_columns(model: type, field: str) -> list[str]:
+    """``name_fr``, ``name_ja``, ...: the columns of a translated field that the active language
+    never reads. modeltranslation loads every language's column; its descriptor reads only the
+    active language and then its fallbacks (``resolution_order``), so those stay loaded."""
+    descriptor = model.__dict__[field]
+    needed = resolution_order(translation_language(), descriptor.fallback_languages)
+    return [build_localized_fieldname(field, lang) for lang in mt_settings.AVAILABLE_LANGUAGES if lang not in needed]
+
+
 def with_card_data(products: QuerySet[Product]) -> QuerySet[Product]:
-    """What product cards show, in a constant number of queries; long texts deferred."""
-    return _with_related(products).defer(*CARD_DEFERRED_FIELDS)
+    """What product cards show, in a constant number of queries; long texts, other languages'
+    names and columns a card never reads deferred. Evaluate it in the language it was built in.
+    (No category: a card does not show it.)"""
+    return (
+        products.select_related("seller")
+        .prefetch_related(_card_variants_prefetch(), _card_images_prefetch())
+        .defer(*CARD_DEFERRED_FIELDS, *CARD_UNUSED_COLUMNS, *_other_language_columns(Product, "name"))
+    )
 
 
 def product_for_buyer(slug: str) -> Product:
-    products = _with_related(visible_products())
+    """One product with everything its page shows; other languages' texts stay in the database
+    (the page reads the active language and its fallbacks only)."""
+    other_languages = [
+        *(column for field in PRODUCT_TEXTS for column in _other_language_columns(Product, field)),
+        *(f"seller__{column}" for field in SELLER_TEXTS for column in _other_language_columns(Seller, field)),
+        *(f"category__{column}" for column in _other_language_columns(Category, "name")),
+    ]
+    products = _with_related(visible_products()).defer(*other_languages)
     return get_object_or_404(products, slug=slug)
 
 

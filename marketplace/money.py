@@ -6,25 +6,32 @@ Rounding happens here and only here (STYLE.md, 10): ROUND_HALF_UP, to each curre
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
+from babel import Locale
+from babel.numbers import NumberPattern, get_currency_precision
 from django.utils.translation import get_language, to_locale
 from djmoney.money import Money
 
 ROUNDING = ROUND_HALF_UP  # a business decision, made once
 
 
+@functools.lru_cache(maxsize=512)
 def currency_digits(code: str) -> int:
     """The currency's minor unit as CLDR states it (JPY 0, EUR 2, KWD 3)."""
     return get_currency_precision(code)
 
 
+@functools.lru_cache(maxsize=512)
+def _quantum(code: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_digits(code))
+
+
 def round_money(money: Money) -> Money:
     code = money.currency.code
-    quantum = Decimal(1).scaleb(-currency_digits(code))
-    return Money(money.amount.quantize(quantum, rounding=ROUNDING), code)
+    return Money(money.amount.quantize(_quantum(code), rounding=ROUNDING), code)
 
 
 def amount_string(money: Money) -> str:
@@ -39,9 +46,28 @@ def babel_locale(language: str | None = None) -> str:
 def format_money(money: Money, language: str | None = None) -> str:
     """``¥1,235`` in ja, ``1.234,56 €`` in de: rounded once, formatted for the active language."""
     rounded = round_money(money)
-    locale = babel_locale(language)
-    text = format_currency(rounded.amount, rounded.currency.code, locale=locale)
-    return _space_currency(text, get_currency_symbol(rounded.currency.code, locale))
+    code = rounded.currency.code
+    locale, pattern, symbol = _currency_format(babel_locale(language), code)
+    # What ``babel.numbers.format_currency(amount, code, locale=...)`` does with its defaults,
+    # minus parsing the locale and looking up its pattern on every call.
+    text = pattern.apply(
+        rounded.amount,
+        locale,
+        currency=code,
+        currency_digits=True,
+        decimal_quantization=True,
+        group_separator=True,
+        numbering_system="latn",
+    )
+    return _space_currency(text, symbol)
+
+
+@functools.lru_cache(maxsize=1024)
+def _currency_format(locale_name: str, code: str) -> tuple[Locale, NumberPattern, str]:
+    """Per process, what never changes for a (locale, currency): Babel's parsed locale, its
+    standard currency pattern and the currency's symbol (``get_currency_symbol``)."""
+    locale = Locale.parse(locale_name)
+    return locale, locale.currency_formats["standard"], locale.currency_symbols.get(code, code)
 
 
 def _space_currency(text: str, symbol: str) -> str:

@@ -1,10 +1,12 @@
-"""Allocation + shipping quote for a 20-line cart from 4 sellers: median time per call.
+"""Allocation + shipping quote + landed cost for a 20-line cart from 4 sellers: median time per call.
 
     .venv/bin/python bench/logistics_bench.py                      # SQLite (in memory)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_logistics .venv/bin/python bench/logistics_bench.py
 
-One call is what checkout and the cart page do: ``allocate(lines, "DE")`` (three queries) and
-``quote_shipping(plan, currency="JPY")`` (conversion through the cached FX table). The data is
+One call is what checkout and the cart page do: ``allocate(lines, "DE")`` (three queries),
+``quote_shipping(plan, currency="JPY")`` (conversion through the cached FX table) and
+``landed_cost_for_plan(plan, quote, ctx=...)`` (logistics/quote.py: one customs parcel per planned
+shipment, buyer prices through ``catalog.pricing``, one query; customs rules cached). The data is
 the logistics demo (every seller's origin warehouse, Los Angeles, Frankfurt, Dubai, Tokyo, zones,
 methods, about 1,300 rates) over 4 sellers x 50 products, and the cart mixes local, regional and
 origin stock with one split line. It runs in a throw-away test database (``test_<name>``), so
@@ -105,17 +107,22 @@ def measure(lines: list[Any], *, calls: int) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from catalog.pricing import PriceContext
     from logistics.allocation import allocate, quote_shipping
+    from logistics.quote import landed_cost_for_plan
 
     def one() -> Any:
+        ctx = PriceContext.for_currency("JPY")
         plan = allocate(lines, "DE")
-        return plan, quote_shipping(plan, currency="JPY")
+        quote = quote_shipping(plan, currency="JPY", table=ctx.table)
+        return plan, quote, landed_cost_for_plan(plan, quote, ctx=ctx)
 
     for _ in range(10):
         one()  # warm: FX table cached, connections and statements ready
     with CaptureQueriesContext(connection) as queries:
-        plan, quote = one()
+        plan, quote, landed = one()
     assert plan.complete and quote.complete, "the bench cart must be fully allocated and quoted"
+    assert len(landed.costs) == len(plan.shipments)
     timings = []
     for _ in range(calls):
         start = time.perf_counter()
@@ -132,6 +139,9 @@ def measure(lines: list[Any], *, calls: int) -> dict[str, Any]:
         "median_ms": statistics.median(timings),
         "p95_ms": timings[int(len(timings) * 0.95) - 1],
         "shipping_total": str(quote.total),
+        "landed_total": str(landed.total),
+        "duties": str(sum((c.duties for c in landed.costs), landed.total * 0)),
+        "taxes": str(sum((c.taxes for c in landed.costs), landed.total * 0)),
     }
 
 
@@ -180,12 +190,12 @@ def table(r: dict[str, Any]) -> str:
     verdict = "OK" if r["ok"] else "MISSED"
     return "\n".join(
         [
-            f"\n## Logistics: allocation + shipping quote ({when}; {machine})\n",
-            "| cart | shipments | split lines | queries/call | calls | median | p95 | target |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            f"\n## Logistics: allocation + shipping quote + landed cost ({when}; {machine})\n",
+            "| cart | shipments | split lines | queries/call | calls | median | p95 | landed total | target |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             f"| {r['lines']} lines, {r['sellers']} sellers, to DE, quoted in JPY | {r['shipments']} "
             f"| {r['split_lines']} | {r['queries']} | {r['calls']} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms "
-            f"| < {TARGET_MS:.0f} ms: {verdict} |",
+            f"| {r['landed_total']} | < {TARGET_MS:.0f} ms: {verdict} |",
         ]
     )
 

@@ -66,6 +66,13 @@ class MissingDutyRate(LandedCostUnavailable):
         )
 
 
+class NoShippingOption(LandedCostUnavailable):
+    code = "no_shipping_option"
+
+    def __init__(self, *, warehouse: str) -> None:
+        super().__init__(_("No shipping rate covers this parcel from %(warehouse)s.") % {"warehouse": warehouse})
+
+
 # --- Shipments and tracking ------------------------------------------------------------------
 
 

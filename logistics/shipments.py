@@ -15,11 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
+from catalog.models import Seller
+from catalog.portal.selectors import seller_for_user
 from marketplace.money import round_money
 
 from .exceptions import (
@@ -209,13 +212,30 @@ class CommercialInvoice:
     total_quantity: int
 
 
+def seller_shipments(seller: Seller) -> QuerySet[Shipment]:
+    """The shipments a seller's users pack and ship: those leaving an origin warehouse the seller
+    may use. Overseas and bonded warehouses are run by the operators (admin), so not listed."""
+    return (
+        Shipment.objects.filter(warehouse__kind=Warehouse.Kind.ORIGIN, warehouse__sellers=seller)
+        .select_related("warehouse", "method")
+        .order_by("-created_at", "-pk")
+    )
+
+
 def invoice_shipment(shipment_id: int, *, user: Any) -> Shipment:
-    """The shipment whose commercial invoice ``user`` may see: staff only for now (sellers later).
-    Anyone else gets a 404, as if it did not exist."""
-    if not (user.is_authenticated and user.is_staff):
+    """The shipment whose commercial invoice ``user`` may see: staff, or a user of a seller the
+    shipment belongs to (``seller_shipments``). Anyone else gets a 404, as if it did not exist."""
+    if not user.is_authenticated:
         raise Http404
+    if user.is_staff:
+        shipments = Shipment.objects.select_related("warehouse", "method")
+    else:
+        seller = seller_for_user(user)
+        if seller is None:
+            raise Http404
+        shipments = seller_shipments(seller)
     try:
-        return Shipment.objects.select_related("warehouse", "method").get(pk=shipment_id)
+        return shipments.get(pk=shipment_id)
     except Shipment.DoesNotExist:
         raise Http404 from None
 

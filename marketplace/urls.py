@@ -22,6 +22,7 @@ urlpatterns += i18n_patterns(
     path("", catalog_views.home, name="home"),
     path("", include("catalog.urls")),
     path("seller/stock/", include("logistics.portal.urls")),  # before the portal: its own namespace
+    path("seller/shipments/", include("logistics.portal.shipment_urls")),  # likewise
     path("seller/", include("catalog.portal.urls")),
     path("", include("logistics.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

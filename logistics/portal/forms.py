@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Seller
 
-from ..models import StockAdjustment
+from ..exceptions import InvalidTrackingNumber
+from ..models import Shipment, StockAdjustment
+from ..models.shipments import TRACKING_NUMBER_MAX
+from ..shipments import normalise_tracking_number
 from ..stock import Operation
 from .selectors import variants_for_seller, warehouses_for_seller
 
@@ -53,3 +57,29 @@ class StockChangeForm(forms.Form):
         if data.get("operation") in (Operation.ADD, Operation.REMOVE) and data.get("quantity") == 0:
             self.add_error("quantity", _("Enter how many units to add or remove."))
         return data
+
+
+class ShipForm(forms.Form):
+    """ "Mark shipped": a tracking number (checked like the service does; never stripped, so a space
+    is an error the seller sees) and one of the configured carriers."""
+
+    tracking_number = forms.CharField(
+        label=_("Tracking number"),
+        max_length=TRACKING_NUMBER_MAX,
+        strip=False,
+        help_text=_("6 to 40 characters: capital letters, digits and hyphens."),
+    )
+    carrier = forms.ChoiceField(choices=(), label=_("Carrier"))
+
+    def __init__(self, *args: Any, shipment: Shipment, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_ship{shipment.pk}_%s")
+        kwargs.setdefault("initial", {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number})
+        super().__init__(*args, **kwargs)
+        self.shipment = shipment
+        self.fields["carrier"].choices = [(code, code) for code in settings.CARRIERS]  # type: ignore[attr-defined]
+
+    def clean_tracking_number(self) -> str:
+        try:
+            return normalise_tracking_number(self.cleaned_data["tracking_number"])
+        except InvalidTrackingNumber as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404
 
 from catalog.models import Seller, Variant
 
-from ..models import Stock, StockAdjustment, Warehouse
+from ..models import Shipment, Stock, StockAdjustment, Warehouse
+from ..shipments import seller_shipments
 
 
 def warehouses_for_seller(seller: Seller) -> QuerySet[Warehouse]:
@@ -65,3 +66,9 @@ def recent_adjustments(seller: Seller, *, limit: int = 20) -> QuerySet[StockAdju
     return StockAdjustment.objects.filter(stock__variant__product__seller=seller).select_related(
         "stock__variant", "stock__warehouse", "actor"
     )[:limit]
+
+
+def shipment_for_seller(pk: int, *, seller: Seller) -> Shipment:
+    """One of the seller's shipments (``logistics.shipments.seller_shipments``): another seller's,
+    or one leaving an overseas or bonded warehouse (the operators'), is a 404."""
+    return get_object_or_404(seller_shipments(seller), pk=pk)

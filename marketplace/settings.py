@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.buyer",
+                "orders.context_processors.cart",
             ],
         },
     },
@@ -177,6 +178,12 @@ FX_PROVIDERS = env.list(
 FX_ECB_URL = env.str("FX_ECB_URL", default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml")
 FX_HTTP_TIMEOUT = env.float("FX_HTTP_TIMEOUT", default=10.0)
 FX_MAX_AGE_HOURS = env.int("FX_MAX_AGE_HOURS", default=48)
+
+# Orders: how long a checkout quote locks prices and rates, how long placed-but-unpaid orders
+# keep their stock (orders.models.MAX_LINE_QUANTITY caps a cart line).
+CHECKOUT_QUOTE_MINUTES = env.int("CHECKOUT_QUOTE_MINUTES", default=15)
+ORDER_RESERVATION_MINUTES = 30
+
 OPEN_EXCHANGE_RATES_APP_ID = env.str("OPEN_EXCHANGE_RATES_APP_ID", default="") or None
 OPEN_EXCHANGE_RATES_URL = env.str("OPEN_EXCHANGE_RATES_URL", default="https://openexchangerates.org/api/latest.json")
 
@@ -225,6 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-fx-rates": {"task": "marketplace.tasks.refresh_fx_rates", "schedule": crontab(minute=5)},
     # Every ten minutes: ask the carriers what happened to parcels on their way (in batches).
     "poll-tracking": {"task": "logistics.tasks.poll_tracking", "schedule": crontab(minute="*/10")},
+    # Every five minutes: unpaid orders whose stock reservation ran out give their stock back.
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": crontab(minute="*/5")},
 }
 
 # --- Carriers and tracking ---------------------------------------------------------------

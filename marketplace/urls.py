@@ -25,6 +25,7 @@ urlpatterns += i18n_patterns(
     path("seller/shipments/", include("logistics.portal.shipment_urls")),  # likewise
     path("seller/", include("catalog.portal.urls")),
     path("", include("logistics.urls")),
+    path("", include("orders.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),

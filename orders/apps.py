@@ -6,3 +6,6 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "orders"
     verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the sign-in cart merge)

@@ -62,7 +62,13 @@ def order_for_buyer(number: str, *, buyer: User) -> Order:
 
 
 def order_shipments(order: Order) -> QuerySet[Shipment]:
-    return Shipment.objects.filter(order_number=order.number).select_related("warehouse", "method").order_by("pk")
+    """The order's parcels with their tracking events (oldest first), in two queries."""
+    return (
+        Shipment.objects.filter(order_number=order.number)
+        .select_related("warehouse", "method")
+        .prefetch_related("events")
+        .order_by("pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -245,3 +246,41 @@ def test_unpaid_orders_give_their_stock_back_once(shop, buyer):
     assert order.status == Order.Status.EXPIRED
     assert Stock.objects.get(variant=shop["oil"]).allocated == 0
     assert StockReservation.objects.get().released_at is not None
+
+
+def test_order_page_shows_each_shipments_tracking_timeline(client, shop, buyer):
+    from logistics.carriers.base import CarrierEvent
+    from logistics.shipments import mark_packed, mark_shipped
+    from logistics.tracking import record_tracking_events
+
+    # given a placed order whose parcel was shipped and scanned twice
+    fill(buyer, (shop["oil"], 1))
+    signed_in(client, buyer)
+    client.post("/en/checkout/", ADDRESS_DE)
+    response = client.post("/en/checkout/place/", {"token": Checkout.objects.get().token})
+    order = Order.objects.get()
+    shipment = Shipment.objects.get(order_number=order.number)
+    mark_packed(shipment)
+    mark_shipped(shipment, tracking_number="SIM123456DE", carrier="simulated")
+    now = timezone.now()
+    record_tracking_events(
+        shipment.pk,
+        [
+            CarrierEvent("e2", "in_transit", now + timedelta(minutes=2), "Departed hub", "Milan"),
+            CarrierEvent("e1", "", now + timedelta(minutes=1), "Scanned at depot", "Milan"),
+        ],
+    )
+
+    # when the buyer opens the order
+    html = client.get(response.url).content.decode()
+
+    # then the parcel shows its status and its whole timeline, oldest first
+    assert 'data-testid="shipment" data-status="in_transit"' in html
+    statuses = re.findall(r'data-testid="tracking-event" data-status="([a-z_]*)"', html)
+    assert statuses == ["packed", "shipped", "", "in_transit"]
+    assert html.index("Scanned at depot") < html.index("Departed hub")
+    assert "SIM123456DE" in html
+    # and another buyer cannot see it
+    other = type(buyer).objects.create_user("other@example.com", "x")
+    client.force_login(other)
+    assert client.get(response.url).status_code == 404

@@ -8,6 +8,7 @@ Python for showing prices, and as a SQL expression for filtering and sorting a l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,19 +79,42 @@ def variant_price(variant: Variant, ctx: PriceContext) -> BuyerPrice:
         explicit_prices = variant.prices.all()
     for explicit in explicit_prices:
         if explicit.price.currency.code == ctx.currency:
-            return BuyerPrice(round_money(explicit.price), variant.price, explicit=True)
+            return _buyer_price(variant.price, explicit.price, ctx)
+    return _buyer_price(variant.price, None, ctx)
+
+
+def _buyer_price(seller_price: Money, explicit: Money | None, ctx: PriceContext) -> BuyerPrice:
+    """The rule itself: ``explicit`` (the seller's price in ``ctx.currency``, if any) wins, else
+    conversion; without a rate, the seller's own price."""
+    if explicit is not None:
+        return BuyerPrice(round_money(explicit), seller_price, explicit=True)
     try:
-        result = convert(variant.price, ctx.currency, margin_percent=ctx.margin_percent, table=ctx.table).result
+        result = convert(seller_price, ctx.currency, margin_percent=ctx.margin_percent, table=ctx.table).result
     except MissingRate:
-        result = round_money(variant.price)
-    return BuyerPrice(result, variant.price, explicit=False)
+        result = round_money(seller_price)
+    return BuyerPrice(result, seller_price, explicit=False)
+
+
+def _lowest(prices: list[BuyerPrice], ctx: PriceContext) -> BuyerPrice | None:
+    comparable = [p for p in prices if p.money.currency.code == ctx.currency] or prices
+    return min(comparable, key=lambda p: p.money.amount, default=None)
 
 
 def from_price(variants: list[Variant], ctx: PriceContext) -> BuyerPrice | None:
     """The lowest price among active variants, as a listing shows it ("from ...")."""
-    prices = [variant_price(v, ctx) for v in variants if v.active]
-    comparable = [p for p in prices if p.money.currency.code == ctx.currency] or prices
-    return min(comparable, key=lambda p: p.money.amount, default=None)
+    return _lowest([variant_price(v, ctx) for v in variants if v.active], ctx)
+
+
+def from_price_of_rows(rows: Iterable[tuple[Decimal, str, Decimal | None]], ctx: PriceContext) -> BuyerPrice | None:
+    """``from_price`` on plain rows of active variants, for listings built from ``.values()``:
+    (seller's amount, seller's currency, explicit amount in ``ctx.currency`` or None)."""
+    return _lowest(
+        [
+            _buyer_price(Money(amount, currency), None if explicit is None else Money(explicit, ctx.currency), ctx)
+            for amount, currency, explicit in rows
+        ],
+        ctx,
+    )
 
 
 def variant_price_expression(ctx: PriceContext, prefix: str = "") -> Coalesce:

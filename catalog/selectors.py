@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import CharField, F, Prefetch, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import get_object_or_404
 from modeltranslation import settings as mt_settings
 from modeltranslation.utils import build_localized_fieldname, resolution_order
@@ -40,67 +41,8 @@ def visible_products() -> QuerySet[Product]:
     return Product.objects.filter(status=Product.Status.ACTIVE)
 
 
-# Texts a product card never shows, each a column per language (modeltranslation's defer() adds
-# them all): left in the database on listings, where they were most of every row's weight.
-CARD_DEFERRED_FIELDS = (
-    "short_description",
-    "description",
-    "material_care",
-    "review_note",
-    "translations_updated",
-    "seller__tagline",
-    "seller__description",
-)
-
-
 def _with_related(products: QuerySet[Product]) -> QuerySet[Product]:
     return products.select_related("seller", "category").prefetch_related(_variants_prefetch(), _images_prefetch())
-
-
-# Columns a card never reads, on the rows a card builds (each one parsed and set on ~170 model
-# instances per listing: timestamps, JSON options, dimensions).
-CARD_UNUSED_COLUMNS = (
-    "created_at",
-    "updated_at",
-    "hs_code",
-    "source_changed_at",
-    "seller__created_at",
-    "seller__updated_at",
-    "seller__logo",
-    "seller__commission_rate",
-    "seller__median_response_minutes",
-)
-CARD_VARIANT_UNUSED_COLUMNS = (
-    "created_at",
-    "updated_at",
-    "sku",
-    "options",
-    "weight_grams",
-    "length_mm",
-    "width_mm",
-    "height_mm",
-)
-
-
-def _card_variants_prefetch() -> Prefetch:
-    prices = Prefetch(
-        "prices",
-        queryset=VariantPrice.objects.order_by("variant_id", "price_currency").defer("created_at", "updated_at"),
-        to_attr="price_list",
-    )
-    return Prefetch(
-        "variants",
-        queryset=Variant.objects.filter(active=True).defer(*CARD_VARIANT_UNUSED_COLUMNS).prefetch_related(prices),
-        to_attr="active_variants",
-    )
-
-
-def _card_images_prefetch() -> Prefetch:
-    return Prefetch(
-        "images",
-        queryset=ProductImage.objects.order_by("position", "pk").defer("created_at", "updated_at"),
-        to_attr="image_list",
-    )
 
 
 PRODUCT_TEXTS = ("name", "short_description", "description", "material_care")
@@ -116,15 +58,58 @@ def _other_language_columns(model: type, field: str) -> list[str]:
     return [build_localized_fieldname(field, lang) for lang in mt_settings.AVAILABLE_LANGUAGES if lang not in needed]
 
 
-def with_card_data(products: QuerySet[Product]) -> QuerySet[Product]:
-    """What product cards show, in a constant number of queries; long texts, other languages'
-    names and columns a card never reads deferred. Evaluate it in the language it was built in.
-    (No category: a card does not show it.)"""
-    return (
-        products.select_related("seller")
-        .prefetch_related(_card_variants_prefetch(), _card_images_prefetch())
-        .defer(*CARD_DEFERRED_FIELDS, *CARD_UNUSED_COLUMNS, *_other_language_columns(Product, "name"))
+def card_rows(products: QuerySet[Product]) -> QuerySet:
+    """The page's products as plain rows, what a card shows of them (no model instances):
+    ``id``, ``slug``, ``name`` (the active language's, falling back as ``product.name`` does),
+    ``seller_name``, ``origin_country`` (a code) and the extension's ``has_local_stock`` (annotate
+    ``products`` with it first). Evaluate it in the language it was built in."""
+    descriptor = Product.__dict__["name"]
+    columns = [
+        build_localized_fieldname("name", lang)
+        for lang in resolution_order(translation_language(), descriptor.fallback_languages)
+    ]
+    # The descriptor skips None and the field's default (""), then returns that default.
+    name = Coalesce(*(NullIf(F(column), Value("")) for column in columns), Value(""), output_field=CharField())
+    return products.annotate(card_name=name, card_seller_name=F("seller__name")).values(
+        "id", "slug", "card_name", "card_seller_name", "origin_country", "has_local_stock"
     )
+
+
+def card_variants(product_ids: list[int]) -> list[tuple[int, int, Decimal, str]]:
+    """(product_id, variant id, price, price currency) of the products' active variants."""
+    if not product_ids:
+        return []
+    return list(
+        Variant.objects.filter(product_id__in=product_ids, active=True)
+        .order_by("product_id", "position", "pk")
+        .values_list("product_id", "pk", "price", "price_currency")
+    )
+
+
+def card_explicit_prices(variant_ids: list[int], currency: str) -> dict[int, Decimal]:
+    """Per variant id: the explicit price its seller set in ``currency``, where there is one."""
+    if not variant_ids:
+        return {}
+    return dict(
+        VariantPrice.objects.filter(variant_id__in=variant_ids, price_currency=currency).values_list(
+            "variant_id", "price"
+        )
+    )
+
+
+def card_images(product_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """Per product id: its first image as (image name, thumbnail name, alt)."""
+    if not product_ids:
+        return {}
+    first: dict[int, tuple[str, str, str]] = {}
+    rows = (
+        ProductImage.objects.filter(product_id__in=product_ids)
+        .order_by("product_id", "position", "pk")
+        .values_list("product_id", "image", "thumbnail", "alt")
+    )
+    for product_id, image, thumbnail, alt in rows:
+        first.setdefault(product_id, (image, thumbnail, alt))
+    return first
 
 
 def product_for_buyer(slug: str) -> Product:

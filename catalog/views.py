@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -14,80 +14,86 @@ from django.utils.translation import gettext as _
 
 from .extensions import storefront_extension
 from .forms import ListingForm
-from .models import Product
-from .pricing import BuyerPrice, PriceContext, from_price, variant_price
+from .models import Product, ProductImage
+from .pricing import PriceContext, from_price, from_price_of_rows, variant_price
 from .search import search_products
 from .selectors import (
     Sort,
+    card_explicit_prices,
+    card_images,
+    card_rows,
+    card_variants,
     category_tree,
     filter_products,
     product_for_buyer,
     seller_by_slug,
     visible_products,
-    with_card_data,
 )
 
 PAGE_SIZES = (12, 24, 48)
 DEFAULT_PAGE_SIZE = 24
 
 
-@dataclass(frozen=True, slots=True)
-class ProductCard:
-    """What ``catalog/_product_card.html`` shows, worked out in Python: the template reads plain
-    attributes, one lookup each, instead of walking ``card.product.seller.name`` 24 times."""
-
-    product: Product
-    price: BuyerPrice | None
-    url: str
-    name: str
-    image: Any  # the first ProductImage, or None
-    image_url: str
-    image_alt: str
-    seller_name: str
-    country_name: str
-    has_local_stock: bool
-    several_variants: bool  # "from" before the price
-
-
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 _SLUG_PLACEHOLDER = "slug-placeholder"
 
 
-def _cards(products: list[Product], ctx: PriceContext) -> list[ProductCard]:
+def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]]:
+    """What ``catalog/_product_cards.html`` shows, from plain rows (``card_rows``) and three more
+    queries (variants, explicit prices, first images): dicts, which the template reads without
+    walking model instances."""
+    product_ids = [row["id"] for row in rows]
+    variants: dict[int, list[tuple[int, Decimal, str]]] = {}
+    for product_id, variant_id, amount, currency in card_variants(product_ids):
+        variants.setdefault(product_id, []).append((variant_id, amount, currency))
+    explicit = card_explicit_prices([v[0] for vs in variants.values() for v in vs], ctx.currency)
+    images = card_images(product_ids)
+    image_field, thumbnail_field = ProductImage._meta.get_field("image"), ProductImage._meta.get_field("thumbnail")
     # One reverse() per page, not per card: a slug (the <slug:> converter's characters) needs no
     # quoting, so the URL is the reversed placeholder's prefix and suffix around it.
     head, _, tail = reverse("catalog:product-detail", kwargs={"slug": _SLUG_PLACEHOLDER}).rpartition(_SLUG_PLACEHOLDER)
     country_names: dict[str, str] = {}
     cards = []
-    for p in products:
-        image = p.image_list[0] if p.image_list else None
-        name = p.name
-        country = p.origin_country
-        country_name = country_names.get(country.code)
+    for row in rows:
+        slug, name, code = row["slug"], row["card_name"], row["origin_country"]
+        country_name = country_names.get(code)
         if country_name is None:
-            country_name = country_names[country.code] = str(country.name)
-        cards.append(
-            ProductCard(
-                product=p,
-                price=from_price(p.active_variants, ctx),
-                url=f"{head}{p.slug}{tail}" if _SLUG.fullmatch(p.slug) else p.get_absolute_url(),
-                name=name,
-                image=image,
-                image_url=(image.thumbnail.url if image.thumbnail else image.image.url) if image else "",
-                image_alt=(image.alt or name) if image else "",
-                seller_name=p.seller.name,
-                country_name=country_name,
-                has_local_stock=bool(getattr(p, "has_local_stock", False)),
-                several_variants=len(p.active_variants) > 1,
+            country_name = country_names[code] = str(Product.origin_country.country(code).name)
+        own = variants.get(row["id"], ())
+        price = from_price_of_rows(((amount, currency, explicit.get(pk)) for pk, amount, currency in own), ctx)
+        image = images.get(row["id"])
+        if image is None:
+            image_url = image_alt = ""
+        else:
+            image_name, thumbnail_name, alt = image
+            image_url = (
+                thumbnail_field.storage.url(thumbnail_name) if thumbnail_name else image_field.storage.url(image_name)
             )
+            image_alt = alt or name
+        cards.append(
+            {
+                "slug": slug,
+                "url": f"{head}{slug}{tail}"
+                if _SLUG.fullmatch(slug)
+                else reverse("catalog:product-detail", kwargs={"slug": slug}),
+                "name": name,
+                "image": image is not None,
+                "image_url": image_url,
+                "image_alt": image_alt,
+                "seller_name": row["card_seller_name"],
+                "country_name": country_name,
+                "has_local_stock": bool(row["has_local_stock"]),
+                "price": price.money if price is not None else None,
+                "several_variants": len(own) > 1,
+            }
         )
     return cards
 
 
-def _card_data(products: QuerySet[Product], request: HttpRequest) -> QuerySet[Product]:
-    """What a card shows, in the same queries: related rows, and the extension's badges."""
+def _card_data(products: QuerySet[Product], request: HttpRequest) -> QuerySet:
+    """What a card shows, as plain rows in one query: the product's columns and the extension's badges."""
     country = getattr(request, "buyer_country", None)
-    return storefront_extension().annotate_cards(with_card_data(products), country=country)
+    return card_rows(storefront_extension().annotate_cards(products, country=country))
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -43,26 +43,52 @@ class PlanLandedCost:
         return sum((c.due_at_door for c in self.costs), Money(0, self.currency))
 
 
-def plan_variants(plan: Allocation, *, currency: str) -> dict[int, Variant]:
-    """The plan's variants with what a parcel line needs, in one query: the variant's price, its
-    product's customs fields, and its explicit price in ``currency`` if the seller set one (given
-    to ``variant_price`` as the prefetched ``price_list`` it reads)."""
+@dataclass(frozen=True)
+class _Product:
+    hs_code: str
+    origin_country: str
+
+
+@dataclass(frozen=True)
+class _ExplicitPrice:
+    price: Money
+
+
+@dataclass(frozen=True)
+class PlanVariant:
+    """What a parcel line needs of a variant, shaped like one for ``catalog.pricing.variant_price``
+    (``price``, ``price_list``) and for ``parcels_for_plan`` (``sku``, ``product.hs_code`` ...)."""
+
+    pk: int
+    sku: str
+    price: Money
+    price_list: tuple[_ExplicitPrice, ...]
+    product: _Product
+
+
+def plan_variants(plan: Allocation, *, currency: str) -> dict[int, PlanVariant]:
+    """The plan's variants with what a parcel line needs, in one query of plain rows: the variant's
+    price, its product's customs fields, and its explicit price in ``currency`` if the seller set
+    one. Plain rows, not model instances: this runs on every quote (bench/logistics_bench.py)."""
     ids = {item.variant_id for shipment in plan.shipments for item in shipment.items}
     explicit = VariantPrice.objects.filter(variant=OuterRef("pk"), price_currency=currency).values("price")[:1]
-    variants = (
+    rows = (
         Variant.objects.filter(pk__in=ids)
-        .select_related("product")
-        .only("pk", "sku", "price", "price_currency", "product__hs_code", "product__origin_country")
         .annotate(explicit_price=Subquery(explicit, output_field=DecimalField(max_digits=14, decimal_places=3)))
-    )
-    loaded = {}
-    for variant in variants:
-        amount = variant.explicit_price  # type: ignore[attr-defined]
-        variant.price_list = (  # type: ignore[attr-defined]
-            [VariantPrice(variant=variant, price=Money(amount, currency))] if amount is not None else []
+        .values_list(
+            "pk", "sku", "price", "price_currency", "product__hs_code", "product__origin_country", "explicit_price"
         )
-        loaded[variant.pk] = variant
-    return loaded
+    )
+    return {
+        pk: PlanVariant(
+            pk=pk,
+            sku=sku,
+            price=Money(amount, price_currency),
+            price_list=(_ExplicitPrice(Money(explicit_amount, currency)),) if explicit_amount is not None else (),
+            product=_Product(hs_code=hs_code, origin_country=str(origin)),
+        )
+        for pk, sku, amount, price_currency, hs_code, origin, explicit_amount in rows
+    }
 
 
 def parcels_for_plan(
@@ -70,7 +96,7 @@ def parcels_for_plan(
     shipping_quote: ShippingQuote,
     *,
     ctx: PriceContext,
-    variants: Mapping[int, Variant] | None = None,
+    variants: Mapping[int, Variant] | Mapping[int, PlanVariant] | None = None,
 ) -> tuple[Parcel, ...]:
     """One customs parcel per planned shipment. ``shipping_quote`` is ``quote_shipping(plan, ...)``
     in ``ctx.currency``. Raises ``NoShippingOption`` when a shipment has no shipping rate."""

@@ -187,7 +187,9 @@ ORDER_RESERVATION_MINUTES = 30
 OPEN_EXCHANGE_RATES_APP_ID = env.str("OPEN_EXCHANGE_RATES_APP_ID", default="") or None
 OPEN_EXCHANGE_RATES_URL = env.str("OPEN_EXCHANGE_RATES_URL", default="https://openexchangerates.org/api/latest.json")
 
-# Payment method codes a market may offer (the payments registry implements them).
+# Payment method codes a market may offer (Market.payment_methods), and the class implementing each
+# (payments.registry). The embedded default needs no network: the demo gateway plays card and
+# e-wallets. With STRIPE_SECRET_KEY set, cards and e-wallets go through Stripe.
 PAYMENT_METHOD_CODES = {
     "card": _("Card"),
     "alipay": _("Alipay"),
@@ -197,14 +199,31 @@ PAYMENT_METHOD_CODES = {
     "cod": _("Cash on delivery"),
     "demo": _("Demo gateway"),
 }
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # tests: a local server replaying Stripe's responses
+_CARD_AND_WALLETS = (
+    {
+        "card": "payments.methods.stripe.StripeCard",
+        "alipay": "payments.methods.stripe.StripeAlipay",
+        "wechat_pay": "payments.methods.stripe.StripeWeChatPay",
+        "grabpay": "payments.methods.stripe.StripeGrabPay",
+    }
+    if STRIPE_SECRET_KEY
+    else {
+        "card": "payments.methods.demo.DemoCard",
+        "alipay": "payments.methods.demo.DemoAlipay",
+        "wechat_pay": "payments.methods.demo.DemoWeChatPay",
+        "grabpay": "payments.methods.demo.DemoGrabPay",
+    }
+)
+PAYMENT_METHODS = {**_CARD_AND_WALLETS, "cod": "payments.methods.cod.CashOnDelivery"}
+PAYMENT_RECONCILE_AFTER_MINUTES = 15  # a payment pending this long is asked about (Celery beat)
 
 # What logistics adds to the storefront (stock filters, badges, delivery estimates), named by path
 # because catalog must not import logistics (catalog/extensions.py). Empty: no extension.
 STOREFRONT_EXTENSION = "logistics.storefront.LogisticsStorefront"
-
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 
 # --- Celery ------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

@@ -126,7 +126,7 @@ class Checkout(TimeStampedModel):
 class Order(TimeStampedModel):
     class Status(models.TextChoices):
         PENDING_PAYMENT = "pending_payment", _("awaiting payment")
-        PAID = "paid", _("paid")
+        CONFIRMED = "confirmed", _("confirmed")  # paid, authorized, or cash on delivery accepted
         FULFILLING = "fulfilling", _("being prepared")
         SHIPPED = "shipped", _("shipped")
         DELIVERED = "delivered", _("delivered")
@@ -136,8 +136,8 @@ class Order(TimeStampedModel):
 
     # Allowed status changes (STYLE.md, 6): anything else is refused by ``can_become``.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING_PAYMENT: frozenset({Status.PAID, Status.CANCELLED, Status.EXPIRED}),
-        Status.PAID: frozenset({Status.FULFILLING, Status.SHIPPED, Status.CANCELLED, Status.REFUNDED}),
+        Status.PENDING_PAYMENT: frozenset({Status.CONFIRMED, Status.CANCELLED, Status.EXPIRED}),
+        Status.CONFIRMED: frozenset({Status.FULFILLING, Status.SHIPPED, Status.CANCELLED, Status.REFUNDED}),
         Status.FULFILLING: frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED}),
         Status.SHIPPED: frozenset({Status.DELIVERED, Status.REFUNDED}),
         Status.DELIVERED: frozenset({Status.REFUNDED}),

@@ -46,6 +46,12 @@ class Seller(TimeStampedModel):
         default=Decimal("10.00"),
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(50))],
     )
+    stripe_account_id = models.CharField(
+        _("Stripe Connect account"),
+        max_length=64,
+        blank=True,
+        help_text=_("acct_...: where payouts are transferred when Stripe Connect payouts are on."),
+    )
     # Filled by the feedback threads (orders app) once buyers write to the producer.
     median_response_minutes = models.PositiveIntegerField(_("median first response (minutes)"), null=True, blank=True)
 

@@ -114,6 +114,22 @@ class Market(TimeStampedModel):
     )
     cod_enabled = models.BooleanField(_("cash on delivery offered"), default=False)
     cod_max = money_field(verbose_name=_("cash on delivery maximum"), null=True, blank=True)
+    cod_fee = money_field(
+        verbose_name=_("cash on delivery fee"),
+        null=True,
+        blank=True,
+        help_text=_("Added to the order when the buyer pays at the door (in the market's currency)."),
+    )
+    manual_capture = models.BooleanField(
+        _("capture card payments on shipping"),
+        default=False,
+        help_text=_("Authorize at checkout and take the money when the order ships, where the market expects it."),
+    )
+    return_window_days = models.PositiveSmallIntegerField(
+        _("return window (days)"),
+        default=14,
+        help_text=_("Days after delivery during which the buyer may return goods; sellers are paid after it."),
+    )
     fx_margin = models.DecimalField(
         _("FX margin (%)"),
         max_digits=5,

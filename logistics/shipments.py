@@ -35,6 +35,7 @@ from .exceptions import (
 from .locks import lock_shipments
 from .models import Shipment, ShippingMethod, TrackingEvent, Warehouse
 from .models.shipments import DeclaredItem, parse_customs_items, validate_tracking_number
+from .signals import shipment_packed, shipment_shipped
 
 Status = Shipment.Status
 
@@ -106,6 +107,7 @@ def mark_packed(shipment: Shipment, *, acting_user: Any = None) -> Shipment:
     _operator_event(
         shipment, "packed", Status.PACKED, _("Packed at %(warehouse)s") % {"warehouse": shipment.warehouse.name}, now
     )
+    _announce(shipment_packed, shipment)
     return shipment
 
 
@@ -169,7 +171,14 @@ def _mark_shipped(shipment_id: int, number: str, carrier: str | None, now: datet
         _("Handed to the carrier, tracking number %(number)s") % {"number": number},
         now,
     )
+    _announce(shipment_shipped, shipment)
     return shipment
+
+
+def _announce(signal: Any, shipment: Shipment) -> None:
+    """Send ``signal`` after the commit that made the change (never for a change rolled back)."""
+    shipment_id, order_number = shipment.pk, shipment.order_number
+    transaction.on_commit(lambda: signal.send(sender=Shipment, shipment_id=shipment_id, order_number=order_number))
 
 
 def _operator_event(shipment: Shipment, key: str, status: str, description: str, when: datetime) -> None:

@@ -8,4 +8,7 @@ class LogisticsConfig(AppConfig):
     verbose_name = _("Logistics")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (customs rules cache follows rate, rule and market changes)
+        from . import (
+            receivers,  # noqa: F401  (customs rules cache follows rate, rule and market changes)
+            storefront,  # noqa: F401  (its shipping configuration cache follows warehouse, zone, rate changes)
+        )

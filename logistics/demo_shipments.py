@@ -125,6 +125,7 @@ SHIPMENTS = [
     (Shipment.Status.DELIVERED, "US", 80, "normal", "DDP"),
     (Shipment.Status.EXCEPTION, "BR", 50, "customs_hold", "DDP"),
     (Shipment.Status.RETURNED, "FR", 130, "refused", "DAP"),
+    (Shipment.Status.CANCELLED, "GB", None, "normal", "DDP"),
 ]
 
 
@@ -198,6 +199,9 @@ def _shipments() -> int:
             recipient_address=f"Demo street {n}",
         )
         created += 1
+        if status == Shipment.Status.CANCELLED:  # its order was cancelled before it left (orders.cancellation)
+            Shipment.objects.filter(pk=shipment.pk).update(status=status)
+            continue
         if status == Shipment.Status.PENDING:
             continue
         mark_packed(shipment)

@@ -31,7 +31,7 @@ from django.utils import timezone
 from .carriers import CarrierError, CarrierEvent, TrackingRequest, TrackingUpdate, carriers
 from .locks import lock_shipments
 from .models import Shipment, TrackingEvent
-from .signals import shipment_delivered
+from .signals import shipment_delivered, shipment_refused
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ def record_tracking_batch(
     new_rows: list[TrackingEvent] = []
     changed: list[Shipment] = []
     delivered: list[Shipment] = []
+    refused: list[Shipment] = []  # returned to the sender, never delivered (RETURNED is final: once)
     results: dict[int, RecordResult] = {}
     now = timezone.now()
     for shipment_id, shipment in shipments.items():
@@ -115,6 +116,9 @@ def record_tracking_batch(
             changed.append(shipment)
         if not was_delivered and shipment.delivered_at is not None:
             delivered.append(shipment)
+        returned = shipment.status == Shipment.Status.RETURNED and before != Shipment.Status.RETURNED
+        if returned and shipment.delivered_at is None:
+            refused.append(shipment)
         results[shipment_id] = RecordResult(
             shipment_id, len(fresh), shipment.status, shipment.status != before, shipment in delivered
         )
@@ -127,6 +131,8 @@ def record_tracking_batch(
         _write_statuses(changed, now)
     for shipment in delivered:
         transaction.on_commit(_announce_delivery(shipment))
+    for shipment in refused:
+        transaction.on_commit(_announce_refusal(shipment, now))
     return results
 
 
@@ -179,6 +185,17 @@ def _announce_delivery(shipment: Shipment) -> Callable[[], None]:
     def send() -> None:
         shipment_delivered.send(
             sender=Shipment, shipment_id=shipment_id, order_number=order_number, delivered_at=delivered_at
+        )
+
+    return send
+
+
+def _announce_refusal(shipment: Shipment, returned_at: datetime) -> Callable[[], None]:
+    shipment_id, order_number = shipment.pk, shipment.order_number
+
+    def send() -> None:
+        shipment_refused.send(
+            sender=Shipment, shipment_id=shipment_id, order_number=order_number, returned_at=returned_at
         )
 
     return send

@@ -220,6 +220,7 @@ class Refund(models.Model):
         _("order lines"), default=list, blank=True, help_text=_("Refunded order lines: [{id, quantity}].")
     )
     restock = models.BooleanField(_("return the units to stock"), default=False)
+    restocked_at = models.DateTimeField(_("units returned to stock at"), null=True, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
     provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)
@@ -242,3 +243,152 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} ({self.state})"
+
+
+# --- Seller ledger and payouts (payments.ledger, payments.payouts) --------------------------------
+
+
+class LedgerQuerySet(models.QuerySet):
+    """Entries are immutable, except the moment they become payable (set once the order is delivered)."""
+
+    def update(self, **kwargs: Any) -> int:
+        if set(kwargs) - {"payable_at"}:
+            raise AppendOnlyError("ledger entries are append-only (only payable_at may be set)")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("ledger entries are append-only")
+
+
+class LedgerEntry(models.Model):
+    """One movement on a seller's account (``seller`` set, amounts in the seller's currency) or on
+    the marketplace's own account (``seller`` empty, amounts in the buyer's currency).
+
+    ``buyer_amount`` is the same movement in the order's currency: per order, the sum of every
+    entry's ``buyer_amount`` equals what was captured minus what was refunded, to the minor unit.
+    ``amount`` is what the seller is owed, converted with the rate locked on the order (``fx_rate``:
+    buyer-currency units per seller-currency unit), never today's rate. Payout entries belong to no
+    order. ``key`` makes every write idempotent.
+    """
+
+    class Kind(models.TextChoices):
+        SALE = "sale", _("sale")
+        COMMISSION = "commission", _("commission")
+        REFUND = "refund", _("refund")
+        COMMISSION_REFUND = "commission_refund", _("commission given back")
+        CHARGES = "charges", _("shipping, duties, taxes and fees")
+        PAYOUT = "payout", _("payout")
+        PAYOUT_REVERSAL = "payout_reversal", _("failed payout reversed")
+
+    seller = models.ForeignKey(
+        "catalog.Seller",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("seller"),
+        help_text=_("Empty: the marketplace's own account."),
+    )
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("order"),
+    )
+    payment = models.ForeignKey(
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("payment"),
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries", verbose_name=_("refund")
+    )
+    payout = models.ForeignKey(
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="entries", verbose_name=_("payout")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    amount = money_field(verbose_name=_("amount"))
+    buyer_amount = money_field(verbose_name=_("amount in the buyer's currency"), null=True, blank=True)
+    fx_rate = models.DecimalField(
+        _("FX rate used"),
+        max_digits=24,
+        decimal_places=12,
+        null=True,
+        blank=True,
+        help_text=_("Buyer-currency units per seller-currency unit, as locked on the order."),
+    )
+    payable_at = models.DateTimeField(
+        _("payable from"), null=True, blank=True, db_index=True, help_text=_("Empty: the order is not delivered yet.")
+    )
+    key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["seller", "payable_at"], name="ledger_seller_payable")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("ledger entries are append-only")
+
+
+class Payout(models.Model):
+    """Money paid to a seller: a Stripe Connect transfer, or a bank transfer an operator makes."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("transfer in progress")
+        PAID = "paid", _("paid")
+        MANUAL = "manual", _("to be paid manually")
+        FAILED = "failed", _("failed (amount back on the balance)")
+
+    class Method(models.TextChoices):
+        STRIPE_CONNECT = "stripe_connect", _("Stripe Connect transfer")
+        MANUAL = "manual", _("manual bank transfer")
+
+    seller = models.ForeignKey(
+        "catalog.Seller", on_delete=models.PROTECT, related_name="payouts", verbose_name=_("seller")
+    )
+    amount = money_field(verbose_name=_("amount"))
+    method = models.CharField(_("method"), max_length=20, choices=Method.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    transfer_reference = models.CharField(_("transfer reference"), max_length=255, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} ({self.get_state_display()})"
+
+
+from .demo_gateway import DemoTransaction  # noqa: E402, F401  (the demo gateway's own record of its transactions)

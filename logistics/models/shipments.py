@@ -124,6 +124,7 @@ SHIPMENT_STATUSES = [
     "delivered",
     "exception",
     "returned",
+    "cancelled",
 ]
 
 
@@ -140,13 +141,16 @@ class Shipment(TimeStampedModel):
         DELIVERED = "delivered", _("Delivered")
         EXCEPTION = "exception", _("Delivery problem")
         RETURNED = "returned", _("Returned to sender")
+        CANCELLED = "cancelled", _("Cancelled")  # the order was cancelled before the parcel left
 
     # Forward only. A carrier may skip steps; an exception can happen before delivery, and then
     # only delivery or the return settles it; a delivered parcel may still come back. An event whose
     # status is not allowed from the current one is stored in the timeline but moves nothing.
+    # Returned without a delivery = refused at the door or undeliverable (``shipment_refused``).
+    # Cancelled: only before the parcel leaves (orders.cancellation), and final.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING: frozenset({Status.PACKED, Status.SHIPPED, Status.EXCEPTION}),
-        Status.PACKED: frozenset({Status.SHIPPED, Status.EXCEPTION}),
+        Status.PENDING: frozenset({Status.PACKED, Status.SHIPPED, Status.EXCEPTION, Status.CANCELLED}),
+        Status.PACKED: frozenset({Status.SHIPPED, Status.EXCEPTION, Status.CANCELLED}),
         Status.SHIPPED: frozenset(
             {Status.IN_TRANSIT, Status.AT_CUSTOMS, Status.OUT_FOR_DELIVERY, Status.DELIVERED, Status.EXCEPTION}
         ),
@@ -156,6 +160,7 @@ class Shipment(TimeStampedModel):
         Status.EXCEPTION: frozenset({Status.DELIVERED, Status.RETURNED}),
         Status.DELIVERED: frozenset({Status.RETURNED}),
         Status.RETURNED: frozenset(),
+        Status.CANCELLED: frozenset(),
     }
     # Statuses the carrier is asked about (poll_tracking); the others wait for a person or are final.
     TRACKED: frozenset[str] = frozenset(
@@ -225,7 +230,7 @@ class Shipment(TimeStampedModel):
                 name="shipment_tracking_number_format",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "packed"]) | ~Q(tracking_number=""),
+                condition=Q(status__in=["pending", "packed", "cancelled"]) | ~Q(tracking_number=""),
                 name="shipment_shipped_has_tracking_number",
             ),
             models.CheckConstraint(condition=Q(status__in=SHIPMENT_STATUSES), name="shipment_status_known"),

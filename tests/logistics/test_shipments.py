@@ -303,7 +303,7 @@ def test_demo_customs_and_shipments_cover_every_status_and_seed_twice_the_same(s
     warehouse()  # a seller's origin warehouse in CN
     out = StringIO()
     demo_shipments.seed(out)
-    assert "demo shipments: 9" in out.getvalue()
+    assert "demo shipments: 10" in out.getvalue()
     counts = (Shipment.objects.count(), TrackingEvent.objects.count(), DutyRate.objects.count())
     statuses = dict(Shipment.objects.values_list("order_number", "status"))
     assert sorted(statuses.values()) == sorted(Status.values)

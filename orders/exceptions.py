@@ -79,3 +79,25 @@ class QuoteChanged(CheckoutError):
 
     def __init__(self) -> None:
         super().__init__(_("Your cart or its prices changed since the quote. Please check the new total."))
+
+
+class InvalidDeliveryChoice(CheckoutError):
+    """A posted delivery option that the shipment does not offer (tampered or outdated)."""
+
+    code = "invalid_delivery_choice"
+
+    def __init__(self) -> None:
+        super().__init__(_("This delivery option is not available for this shipment."))
+
+
+class PaymentMethodNotOffered(CheckoutError):
+    """A posted payment method that is not among those offered for this order (tampered or outdated)."""
+
+    code = "payment_method_not_offered"
+
+    def __init__(self) -> None:
+        super().__init__(_("This payment method is not available for this order. Please choose another one."))
+
+
+class OrderNotPayable(CheckoutError):
+    code = "order_not_payable"

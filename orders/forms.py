@@ -78,4 +78,26 @@ class CheckoutAddressForm(forms.Form):
 
 
 class PlaceOrderForm(forms.Form):
+    """The checkout's token and the buyer's choices: a payment method code and, per shipment, a
+    delivery option (``shipping-<warehouse id>`` = shipping method id). Only ids and codes: the
+    services check them against what is offered and recompute every amount."""
+
     token = forms.UUIDField()
+    payment_method = forms.CharField(max_length=32, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        shipping: dict[int, int] = {}
+        for key, value in self.data.items():
+            if not key.startswith("shipping-"):
+                continue
+            try:
+                shipping[int(key.removeprefix("shipping-"))] = int(value)
+            except (TypeError, ValueError):
+                raise forms.ValidationError(_("This delivery option is not available for this shipment.")) from None
+        data["shipping"] = shipping
+        return data
+
+
+class PayOrderForm(forms.Form):
+    payment_method = forms.CharField(max_length=32)

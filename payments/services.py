@@ -142,7 +142,7 @@ def start_payment(order: Any, *, method_code: str, ctx: PaymentContext, return_u
     reason = method.unavailable_reason(ctx)
     if reason is not None:
         raise MethodUnavailable(reason)
-    amount = round_money(order.total)
+    amount = round_money(order.due_at_checkout)  # under DAP the carrier collects the rest at the door
     if existing := live_payment(order.pk):
         return existing
     try:

@@ -20,12 +20,17 @@ from tests.logistics.world import FX, build_world, make_product, put
 TODAY = date(2026, 11, 1)
 
 
+# What the test markets offer at checkout (the demo gateway's card and wallets).
+DEMO_METHODS = ["card", "alipay", "wechat_pay", "grabpay"]
+
+
 def market(country: str, currency: str, vat: str, duty_dm: str, region: str = "europe") -> Market:
     return Market.objects.create(
         country=country,
         region=region,
         currency=currency,
         language="en",
+        payment_methods=DEMO_METHODS,
         vat_rate=Decimal(vat),
         duty_de_minimis=Money(duty_dm, currency),
         duty_de_minimis_verified_on=TODAY,

@@ -17,6 +17,7 @@ from orders.exceptions import OutOfStock
 from orders.models import Cart, CartLine, Checkout, Order, StockReservation
 from orders.services import Address, expire_unpaid_order, place_order, start_checkout
 from orders.tasks import expire_unpaid_orders
+from payments.models import Payment
 from tests.catalog.factories import UserFactory
 from tests.logistics.world import put
 
@@ -61,7 +62,9 @@ def test_totals_equal_the_quote_for_three_sellers_in_three_currencies(client, sh
     )
 
     order = Order.objects.get()
-    assert response.url == f"/en/orders/{order.number}/"
+    payment = Payment.objects.get(order=order)  # handed over to the checkout's payment method
+    assert response.url == payment.next_action["url"] == f"/en/pay/demo/{payment.provider_reference}/"
+    assert (payment.method, payment.amount) == (checkout.quote["payment_method"], order.total)
     assert order.currency == "EUR"
     for field in ("goods", "shipping", "duties", "taxes", "fees", "total"):
         assert getattr(order, field) == Money(quote[field], "EUR"), field
@@ -71,7 +74,7 @@ def test_totals_equal_the_quote_for_three_sellers_in_three_currencies(client, sh
     assert {line.unit_price_seller.currency.code for line in order.lines.all()} == {"CNY", "EUR", "USD"}
     assert Stock.objects.get(variant=shop["wig"]).allocated == 2
     assert Shipment.objects.filter(order_number=order.number).count() == 2  # Frankfurt, Milan
-    detail = client.get(response.url).content.decode()
+    detail = client.get(f"/en/orders/{order.number}/").content.decode()
     assert f'data-testid="order-number">{order.number}<' in detail
     assert detail.count('data-testid="shipment"') == 2
     assert order.number in client.get("/en/orders/").content.decode()
@@ -257,8 +260,9 @@ def test_order_page_shows_each_shipments_tracking_timeline(client, shop, buyer):
     fill(buyer, (shop["oil"], 1))
     signed_in(client, buyer)
     client.post("/en/checkout/", ADDRESS_DE)
-    response = client.post("/en/checkout/place/", {"token": Checkout.objects.get().token})
+    client.post("/en/checkout/place/", {"token": Checkout.objects.get().token})
     order = Order.objects.get()
+    order_url = f"/en/orders/{order.number}/"
     shipment = Shipment.objects.get(order_number=order.number)
     mark_packed(shipment)
     mark_shipped(shipment, tracking_number="SIM123456DE", carrier="simulated")
@@ -272,7 +276,7 @@ def test_order_page_shows_each_shipments_tracking_timeline(client, shop, buyer):
     )
 
     # when the buyer opens the order
-    html = client.get(response.url).content.decode()
+    html = client.get(order_url).content.decode()
 
     # then the parcel shows its status and its whole timeline, oldest first
     assert 'data-testid="shipment" data-status="in_transit"' in html
@@ -283,4 +287,4 @@ def test_order_page_shows_each_shipments_tracking_timeline(client, shop, buyer):
     # and another buyer cannot see it
     other = type(buyer).objects.create_user("other@example.com", "x")
     client.force_login(other)
-    assert client.get(response.url).status_code == 404
+    assert client.get(order_url).status_code == 404

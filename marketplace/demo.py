@@ -270,6 +270,18 @@ USERS = [
 ]
 
 
+# What a carrier charges for collecting cash at the door, per cash-on-delivery market (its currency).
+COD_FEES = {
+    "MX": Money("40", "MXN"),
+    "RU": Money("150", "RUB"),
+    "AE": Money("10", "AED"),
+    "SA": Money("10", "SAR"),
+    "KW": Money("1", "KWD"),
+    "JP": Money("330", "JPY"),
+    "VN": Money("30000", "VND"),
+}
+
+
 def seed(stdout: IO[str]) -> None:
     for country, region, currency, language, vat, duty, duty_on, tax, tax_on, methods, cod_max in MARKETS:
         Market.objects.update_or_create(
@@ -286,6 +298,7 @@ def seed(stdout: IO[str]) -> None:
                 "payment_methods": methods,
                 "cod_enabled": cod_max is not None,
                 "cod_max": cod_max,
+                "cod_fee": COD_FEES.get(country) if cod_max is not None else None,
             },
         )
     for currency, (value, source) in MANUAL_RATES.items():

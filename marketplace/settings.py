@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.buyer",
                 "orders.context_processors.cart",
+                "orders.context_processors.feedback",
             ],
         },
     },
@@ -116,7 +117,13 @@ REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=REDIS_URL)
 if REDIS_CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for the catalog cache's cards and pages (Django's default keeps 300 entries), ~10 MB.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10_000}}
+    }
+# How long the storefront keeps catalog rows (catalog.cache): every catalog change retires them at
+# once; this only bounds their life. 0 turns the catalog cache off (bench/run.py measures both).
+CATALOG_CACHE_SECONDS = 300
 
 AUTH_USER_MODEL = "marketplace.User"
 LOGIN_URL = "login"
@@ -183,6 +190,10 @@ FX_MAX_AGE_HOURS = env.int("FX_MAX_AGE_HOURS", default=48)
 # keep their stock (orders.models.MAX_LINE_QUANTITY caps a cart line).
 CHECKOUT_QUOTE_MINUTES = env.int("CHECKOUT_QUOTE_MINUTES", default=15)
 ORDER_RESERVATION_MINUTES = 30
+# While a payment is pending (a redirect or a QR wallet can take minutes), each pending report from
+# the provider keeps the stock at least STEP minutes longer, never beyond CEILING minutes after placing.
+ORDER_RESERVATION_STEP_MINUTES = 15
+ORDER_RESERVATION_CEILING_MINUTES = 120
 
 OPEN_EXCHANGE_RATES_APP_ID = env.str("OPEN_EXCHANGE_RATES_APP_ID", default="") or None
 OPEN_EXCHANGE_RATES_URL = env.str("OPEN_EXCHANGE_RATES_URL", default="https://openexchangerates.org/api/latest.json")
@@ -203,6 +214,9 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # tests: a local server replaying Stripe's responses
+STRIPE_TIMEOUT_SECONDS = 30.0  # per request to Stripe
+STRIPE_MAX_NETWORK_RETRIES = 2  # the SDK retries connection errors and 5xx with the same idempotency key
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300  # a signed webhook older than this is refused (replay protection)
 _CARD_AND_WALLETS = (
     {
         "card": "payments.methods.stripe.StripeCard",
@@ -220,10 +234,26 @@ _CARD_AND_WALLETS = (
 )
 PAYMENT_METHODS = {**_CARD_AND_WALLETS, "cod": "payments.methods.cod.CashOnDelivery"}
 PAYMENT_RECONCILE_AFTER_MINUTES = 15  # a payment pending this long is asked about (Celery beat)
+COD_REFUSAL_LOOKBACK_DAYS = 180  # no cash on delivery for a buyer with a parcel refused this recently
+STRIPE_CONNECT_PAYOUTS = env.bool("STRIPE_CONNECT_PAYOUTS", default=False)  # off: payouts are paid by hand
+PAYMENT_RECONCILE_MAX_AGE_HOURS = 48  # ...until it is this old (an abandoned attempt is not asked about forever)
+PAYMENT_RECONCILE_BATCH_SIZE = 100  # payments asked about per task
 
 # What logistics adds to the storefront (stock filters, badges, delivery estimates), named by path
 # because catalog must not import logistics (catalog/extensions.py). Empty: no extension.
 STOREFRONT_EXTENSION = "logistics.storefront.LogisticsStorefront"
+# Panels higher apps add to the product and seller pages (catalog/extensions.py): feedback threads.
+STOREFRONT_PANELS = ["orders.feedback_storefront.FeedbackPanels"]
+
+# Feedback threads (orders): machine translation of messages (a dotted path, e.g. the test backend
+# "orders.translator.BracketTranslator"; None: each side reads messages as written), rate limits
+# per user (how many, per seconds), and e-mail batching: a burst of messages is e-mailed once, after
+# a quiet period, at most MAX_DELAY after its first message. SITE_URL starts the links in e-mails.
+MESSAGE_TRANSLATOR = env.str("MESSAGE_TRANSLATOR", default="") or None
+FEEDBACK_RATE_LIMITS = {"open_thread": (5, 3600), "message": (30, 600)}
+FEEDBACK_EMAIL_QUIET_SECONDS = 120
+FEEDBACK_EMAIL_MAX_DELAY_SECONDS = 900
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery ------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
@@ -234,6 +264,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(BASE_DIR / "var" / "celery" / "queue"),
         "data_folder_out": str(BASE_DIR / "var" / "celery" / "queue"),
         "processed_folder": str(BASE_DIR / "var" / "celery" / "processed"),
+        "control_folder": str(BASE_DIR / "var" / "celery" / "control"),
         "store_processed": False,
     }
 )
@@ -253,6 +284,18 @@ CELERY_BEAT_SCHEDULE = {
     "poll-tracking": {"task": "logistics.tasks.poll_tracking", "schedule": crontab(minute="*/10")},
     # Every five minutes: unpaid orders whose stock reservation ran out give their stock back.
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": crontab(minute="*/5")},
+    # Every five minutes: ask the provider about payments left pending (a webhook lost or late).
+    "reconcile-pending-payments": {
+        "task": "payments.tasks.reconcile_pending_payments",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Every minute: e-mail each inbox whose burst of new feedback messages has gone quiet.
+    "send-message-digests": {"task": "orders.feedback_tasks.send_message_digests", "schedule": crontab()},
+    # Daily at 07:00 UTC: remind producers of conversations waiting more than 48 hours.
+    "remind-waiting-sellers": {
+        "task": "orders.feedback_tasks.remind_waiting_sellers",
+        "schedule": crontab(minute=0, hour=7),
+    },
 }
 
 # --- Carriers and tracking ---------------------------------------------------------------

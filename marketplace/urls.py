@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from catalog import views as catalog_views
 from logistics import views as logistics_views
+from payments.webhooks import stripe_webhook
 
 from . import views
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("currency/", views.set_currency, name="set-currency"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/carriers/<slug:code>/", logistics_views.carrier_webhook, name="carrier-webhook"),
+    path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
 ]
 
 urlpatterns += i18n_patterns(
@@ -23,9 +25,13 @@ urlpatterns += i18n_patterns(
     path("", include("catalog.urls")),
     path("seller/stock/", include("logistics.portal.urls")),  # before the portal: its own namespace
     path("seller/shipments/", include("logistics.portal.shipment_urls")),  # likewise
+    path("seller/orders/", include("orders.portal_urls")),  # likewise: sub-orders to fulfil
+    path("seller/balance/", include("payments.portal.urls")),  # likewise: balance, statement, payouts
+    path("seller/messages/", include("orders.feedback_portal_urls")),  # likewise: buyers' threads
     path("seller/", include("catalog.portal.urls")),
     path("", include("logistics.urls")),
     path("", include("orders.urls")),
+    path("", include("payments.urls")),  # /<lang>/pay/...: the demo gateway's pages
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),

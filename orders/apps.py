@@ -8,4 +8,8 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the sign-in cart merge)
+        from . import (
+            cancellation,  # noqa: F401  (refused cash-on-delivery parcels, refund restocking)
+            receivers,  # noqa: F401  (connects the sign-in cart merge)
+            receivers_fulfilment,  # noqa: F401  (parcels move orders; timeline; buyer e-mails)
+        )

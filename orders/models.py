@@ -101,6 +101,10 @@ class Checkout(TimeStampedModel):
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
     currency = models.CharField(_("currency"), max_length=3)
     quote = models.JSONField(_("quote"), default=dict, blank=True)
+    shipping_choices = models.JSONField(
+        _("delivery choices"), default=dict, blank=True, help_text=_("Shipping method id per shipping warehouse id.")
+    )
+    payment_method = models.CharField(_("payment method"), max_length=32, blank=True)
     previous_total = money_field(verbose_name=_("total of the expired quote"), null=True, blank=True)
     fx_rates = models.JSONField(_("FX rates used"), default=dict, blank=True)
     quoted_at = models.DateTimeField(_("quoted at"), default=timezone.now)
@@ -139,7 +143,7 @@ class Order(TimeStampedModel):
         Status.PENDING_PAYMENT: frozenset({Status.CONFIRMED, Status.CANCELLED, Status.EXPIRED}),
         Status.CONFIRMED: frozenset({Status.FULFILLING, Status.SHIPPED, Status.CANCELLED, Status.REFUNDED}),
         Status.FULFILLING: frozenset({Status.SHIPPED, Status.CANCELLED, Status.REFUNDED}),
-        Status.SHIPPED: frozenset({Status.DELIVERED, Status.REFUNDED}),
+        Status.SHIPPED: frozenset({Status.DELIVERED, Status.REFUNDED, Status.CANCELLED}),  # cancelled: COD refused
         Status.DELIVERED: frozenset({Status.REFUNDED}),
         Status.CANCELLED: frozenset(),
         Status.EXPIRED: frozenset(),
@@ -166,6 +170,10 @@ class Order(TimeStampedModel):
     fees = money_field(verbose_name=_("fees"))
     total = money_field(verbose_name=_("total"))
     due_at_door = money_field(verbose_name=_("due at the door"))
+    payment_method = models.CharField(_("payment method"), max_length=32, blank=True)
+    payment_fee = money_field(
+        verbose_name=_("payment method fee"), null=True, blank=True, help_text=_("Part of the fees and the total.")
+    )
     fx_rates = models.JSONField(_("FX rates locked"), default=dict)
     reservation_expires_at = models.DateTimeField(_("stock reserved until"), null=True, blank=True)
 
@@ -268,3 +276,7 @@ class StockReservation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} of stock {self.stock_id}"
+
+
+from .feedback_models import *  # noqa: E402, F403  (feedback threads and revisions, issue 7)
+from .fulfilment_models import *  # noqa: E402, F401, F403  (order timeline and buyer e-mails)

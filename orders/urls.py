@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feedback_urls, views
 
 app_name = "orders"
 
@@ -12,4 +12,9 @@ urlpatterns = [
     path("checkout/place/", views.checkout_place, name="checkout-place"),
     path("orders/", views.order_list, name="order-list"),
     path("orders/<str:number>/", views.order_detail, name="order-detail"),
+    path("orders/<str:number>/cancel/", views.order_cancel, name="order-cancel"),
+    path("orders/<str:number>/pay/", views.order_pay, name="order-pay"),
+    path("orders/<str:number>/payment/return/", views.payment_return, name="payment-return"),
 ]
+
+urlpatterns += feedback_urls.urlpatterns  # /messages/...: buyer-to-producer threads (issue 7)

@@ -125,6 +125,9 @@ else:
 # once; this only bounds their life. 0 turns the catalog cache off (bench/run.py measures both).
 CATALOG_CACHE_SECONDS = 300
 
+# Sessions (the anonymous cart's token, sign-in) read through the cache, written to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 AUTH_USER_MODEL = "marketplace.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

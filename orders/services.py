@@ -50,6 +50,7 @@ from logistics.locks import lock_stock, lock_stock_for_variants
 from logistics.models import ShippingMethod, Stock, Warehouse
 from logistics.quote import landed_cost_for_plan
 from logistics.shipments import create_shipment
+from logistics.stock import sellable_units
 from marketplace.fx.services import MissingRate, RateInfo, RateTable, convert, current_rates, rates_are_stale
 from marketplace.markets import market_for_country
 from marketplace.models import User
@@ -131,16 +132,22 @@ def _check_quantity(variant: Variant, quantity: int) -> None:
 
 @transaction.atomic
 def add_to_cart(cart: Cart, *, variant_id: int, quantity: int) -> CartLine:
-    """Add ``quantity`` units (added to what the cart holds); refused beyond the stock or the limit."""
-    variant = _sellable_variant(variant_id)
-    cart = lock_cart(cart.pk)
-    line = CartLine.objects.filter(cart=cart, variant=variant).first()
-    wanted = quantity + (line.quantity if line else 0)
-    if quantity < 1:
+    """Add ``quantity`` units (added to what the cart holds); refused beyond the stock or the limit.
+    Four queries on the way that matters: units for sale, the cart's lock, its line, the write."""
+    if not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise QuantityNotAllowed(maximum=MAX_LINE_QUANTITY)
-    _check_quantity(variant, wanted)
+    available = sellable_units(variant_id)
+    if available is None:
+        raise NotForSale()
+    cart = lock_cart(cart.pk)
+    line = CartLine.objects.filter(cart=cart, variant_id=variant_id).first()
+    wanted = quantity + (line.quantity if line else 0)
+    if wanted > MAX_LINE_QUANTITY:
+        raise QuantityNotAllowed(maximum=MAX_LINE_QUANTITY)
+    if wanted > available:
+        raise OutOfStock(name=_sellable_variant(variant_id).product.name, available=available)
     if line is None:
-        return CartLine.objects.create(cart=cart, variant=variant, quantity=wanted)
+        return CartLine.objects.create(cart=cart, variant_id=variant_id, quantity=wanted)
     line.quantity = wanted
     line.save(update_fields=["quantity", "updated_at"])
     return line

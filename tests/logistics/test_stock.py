@@ -145,3 +145,22 @@ def test_concurrent_removals_never_oversell(world, variant):
     assert sorted(outcomes) == ["ok", "refused"]
     assert Stock.objects.get(pk=stock.pk).on_hand == 2
     assert StockAdjustment.objects.count() == 1
+
+
+def test_sellable_units_count_what_allocation_would_use(world, variant):
+    from catalog.models import Product
+    from logistics.allocation import load_allocation_data
+    from logistics.stock import sellable_units
+
+    put(variant, world.de_fra, 5, allocated=2)  # 3 available
+    put(variant, world.cn_origin, 4)  # 4 available
+    put(variant, world.it_origin, 9)  # a warehouse the silk seller may not use: not counted
+    closed = put(variant, world.us_lax, 6)
+    closed.warehouse.active = False
+    closed.warehouse.save()
+
+    assert sellable_units(variant.pk) == 7 == load_allocation_data([variant.pk], None).units_for(variant.pk)
+    variant.product.status = Product.Status.ARCHIVED
+    variant.product.save()
+    assert sellable_units(variant.pk) is None  # not for sale at all
+    assert sellable_units(10**9) is None

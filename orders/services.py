@@ -654,8 +654,27 @@ def refresh_quote(checkout: Checkout) -> Checkout:
     return _store_fresh_quote(checkout, _checkout_quote(checkout, ctx), ctx)
 
 
-@transaction.atomic
+def _choices_unchanged(checkout: Checkout, payment_method: str | None, shipping: dict[int, int] | None) -> bool:
+    """The posted choices are what the quote already uses (the form posts them back on every
+    submit): nothing to recompute."""
+    quoted = {s["warehouse_id"]: s["method_id"] for s in checkout.quote.get("shipments", ())}
+    same_shipping = all(quoted.get(warehouse_id) == method_id for warehouse_id, method_id in (shipping or {}).items())
+    same_method = payment_method is None or payment_method == checkout.quote.get("payment_method")
+    return same_shipping and same_method
+
+
 def choose_checkout_options(
+    checkout: Checkout, *, payment_method: str | None = None, shipping: dict[int, int] | None = None
+) -> tuple[Checkout, bool]:
+    """Apply the buyer's delivery and payment choices (see ``_choose_checkout_options``); choices
+    the quote already uses cost no query."""
+    if not checkout.expired and _choices_unchanged(checkout, payment_method, shipping):
+        return checkout, False  # placing re-checks everything under its own locks
+    return _choose_checkout_options(checkout, payment_method=payment_method, shipping=shipping)
+
+
+@transaction.atomic
+def _choose_checkout_options(
     checkout: Checkout, *, payment_method: str | None = None, shipping: dict[int, int] | None = None
 ) -> tuple[Checkout, bool]:
     """The buyer picks a delivery option per shipment (warehouse id -> shipping method id) and/or

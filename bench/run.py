@@ -46,6 +46,8 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 HEADERS = {"Cookie": "currency=JPY", "Accept-Language": "de"}
 TARGETS = {"listing": 0.25, "product": 0.30}  # share of the reference view's requests/s
 SEARCH_P95_MS = 50.0
+SHORT_NAMES = {"listing": "listing", "product": "product", "search": "search", "broad": "search (broad)"}
+UNCACHED = ", catalog cache off"  # suffix of the pages measured with CATALOG_CACHE_SECONDS = 0
 
 # Prints the request count, duration and errors, then wrk's whole latency histogram (microseconds,
 # count), so the slices of one target can be merged before taking percentiles.
@@ -250,25 +252,30 @@ def choose_pages(queries: list[str]) -> tuple[str, int, dict[str, int]]:
 
 def profile(paths: dict[str, str], repeat: int = 10) -> dict[str, tuple[int, float, float]]:
     """Per page, in this process: queries, milliseconds in SQL, and the Python CPU time (median of
-    ``repeat`` requests after a warm-up). CPU time is what other work on the machine disturbs least."""
+    ``repeat`` requests after a warm-up). CPU time is what other work on the machine disturbs least.
+    The listing and the product page also with the catalog cache off."""
+    from django.conf import settings
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     client = Client(headers=HEADERS, SERVER_NAME="127.0.0.1")
     client.cookies["currency"] = "JPY"
     print(f"\nIn process (median of {repeat} requests after a warm-up):")
     costs = {}
-    for name, path in paths.items():
-        client.get(path)
-        with CaptureQueriesContext(connection) as queries:
+    cold = {f"{name}{UNCACHED}": path for name, path in paths.items() if name in ("listing", "product")}
+    for name, path in {**paths, **cold}.items():
+        seconds = 0 if name.endswith(UNCACHED) else settings.CATALOG_CACHE_SECONDS
+        with override_settings(CATALOG_CACHE_SECONDS=seconds):
             client.get(path)
-        count, sql = len(queries), sum(float(q["time"]) for q in queries.captured_queries) * 1000
-        cpu = []
-        for _ in range(repeat):
-            started = time.process_time()
-            client.get(path)
-            cpu.append((time.process_time() - started) * 1000)
+            with CaptureQueriesContext(connection) as queries:
+                client.get(path)
+            count, sql = len(queries), sum(float(q["time"]) for q in queries.captured_queries) * 1000
+            cpu = []
+            for _ in range(repeat):
+                started = time.process_time()
+                client.get(path)
+                cpu.append((time.process_time() - started) * 1000)
         costs[name] = (count, sql, median(cpu))
         print(f"  {name:<14} {count:>2} queries  {sql:6.1f} ms SQL  {median(cpu):6.1f} ms Python CPU")
     return costs
@@ -326,7 +333,9 @@ def report(
         "",
         f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, "
         f"PostgreSQL {machine['postgres']}, Django {machine['django']}, gunicorn {machine['gunicorn']} "
-        f"(2 sync workers, PRODUCTION=1, DEBUG off, no Redis: local-memory cache per worker). "
+        f"(2 sync workers, PRODUCTION=1, DEBUG off, no Redis: local-memory cache per worker; the catalog "
+        f"cache (catalog.cache: catalog rows, never prices in the buyer's currency, stock or anything per "
+        f"buyer) on, except on the pages marked “catalog cache off”, served by a second gunicorn). "
         f"{count:,} active products. Load: {tool} on 127.0.0.1, {args.connections} connections, each page "
         f"{args.duration:g} s in {args.rounds} slices, each slice right after one of the reference view, so "
         f"both see the same machine (server, database and load tool share the CPUs; `load` is the 1-minute "
@@ -345,16 +354,17 @@ def report(
             f"| {r.name} | `{r.path}` | {sample.rps:.1f} | {sample.percentile(50):.1f} | "
             f"{sample.percentile(95):.1f} | {sample.percentile(99):.1f} | {sample.errors} | {r.load:.1f} | {ratio} |"
         )
-    listing, product, search = by_name["listing"], by_name["product"], by_name["search"]
-    assert listing.ratio is not None and product.ratio is not None
-    checks = [
-        (f"listing ≥ {TARGETS['listing']:.0%} of reference", listing.ratio >= TARGETS["listing"]),
-        (f"product ≥ {TARGETS['product']:.0%} of reference", product.ratio >= TARGETS["product"]),
-        (f"search p95 < {SEARCH_P95_MS:g} ms", search.sample.percentile(95) < SEARCH_P95_MS),
-    ]
+    checks, ratios = [], []
+    for suffix in ("", UNCACHED):
+        for name, share in TARGETS.items():
+            if (page := by_name.get(name + suffix)) is not None and page.ratio is not None:
+                ratios.append(f"{name}{suffix}/reference {page.ratio:.2f}")
+                checks.append((f"{name}{suffix} ≥ {share:.0%} of reference", page.ratio >= share))
+    if (search := by_name.get("search")) is not None:
+        checks.append((f"search p95 < {SEARCH_P95_MS:g} ms", search.sample.percentile(95) < SEARCH_P95_MS))
     lines += [
         "",
-        f"Ratios: listing/reference {listing.ratio:.2f}, product/reference {product.ratio:.2f}.",
+        f"Ratios: {', '.join(ratios)}.",
         "",
         "Targets: " + "; ".join(f"{label}: {'met' if ok else 'MISSED'}" for label, ok in checks),
         "",
@@ -380,7 +390,21 @@ def main() -> None:
     parser.add_argument("--broad-query", default="Kopfhörer", help="a broader search, shown for scale")
     parser.add_argument("--reset", action="store_true", help="rebuild the bench database")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--no-uncached", action="store_true", help="skip the listing and product page with the catalog cache off"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated pages to measure besides the reference (listing, product, search, broad); "
+        "for quick comparisons: skips the logistics benchmarks and records nothing",
+    )
     args = parser.parse_args()
+    only = {SHORT_NAMES.get(name.strip(), name.strip()) for name in args.only.split(",") if name.strip()}
+    if unknown := only - set(SHORT_NAMES.values()):
+        parser.error(f"--only: unknown page(s) {', '.join(sorted(unknown))}")
+    if only:
+        args.no_record = True
 
     load = [PYTHON, "bench/load.py", *(["--reset"] if args.reset else [])]
     run(load, env=bench_env(), timeout=300)
@@ -395,8 +419,39 @@ def main() -> None:
         "search": f"/de/products/?q={quote(args.query)}",
         "search (broad)": f"/de/products/?q={quote(args.broad_query)}",
     }
+    if only:
+        paths = {name: path for name, path in paths.items() if name == "reference" or name in only}
     costs = profile(paths)
 
+    results, tool = serve_and_measure(paths, PRODUCTION_ENV, args)
+    if not args.no_uncached:
+        # The same pages with the catalog cache off (catalog.cache): every request reads the catalog.
+        cold = {
+            f"{name}{UNCACHED}" if name != "reference" else name: path
+            for name, path in paths.items()
+            if name in ("reference", "listing", "product")
+        }
+        if len(cold) > 1:
+            more, _tool = serve_and_measure(cold, {**PRODUCTION_ENV, "BENCH_CATALOG_CACHE_SECONDS": "0"}, args)
+            reference = results[0]
+            reference.sample.add(more[0].sample)
+            results += more[1:]
+
+    text = report(results, args, tool, versions(), count, matches, costs)
+    print("\n" + text)
+    if not args.no_record:
+        if not RESULTS.exists():
+            RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (bench/run.py). Newest last.\n\n")
+        with RESULTS.open("a") as f:
+            f.write(text + "\n")
+        print(f"appended to {RESULTS.relative_to(BASE_DIR)}")
+
+
+def serve_and_measure(
+    paths: dict[str, str], server_env: dict[str, str], args: argparse.Namespace
+) -> tuple[list[Result], str]:
+    """Starts gunicorn with ``server_env``, measures each page of ``paths`` in slices right after
+    slices of the reference, stops it. The first result is the reference's, over all its slices."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_dir = BASE_DIR / "var" / "bench"
@@ -410,8 +465,9 @@ def main() -> None:
         f"--chdir={BASE_DIR}",
         f"--error-logfile={log_dir / 'gunicorn.log'}",
     ]
-    print("$", " ".join(gunicorn), flush=True)
-    server = subprocess.Popen(gunicorn, env=bench_env(**PRODUCTION_ENV), cwd=BASE_DIR)
+    extra = " ".join(f"{k}={v}" for k, v in server_env.items() if k not in PRODUCTION_ENV)
+    print("$", extra, " ".join(gunicorn), flush=True)
+    server = subprocess.Popen(gunicorn, env=bench_env(**server_env), cwd=BASE_DIR)
     results: list[Result] = []
     try:
         wait_ready(base + paths["reference"], server)
@@ -459,15 +515,7 @@ def main() -> None:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
-
-    text = report(results, args, tool, versions(), count, matches, costs)
-    print("\n" + text)
-    if not args.no_record:
-        if not RESULTS.exists():
-            RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (bench/run.py). Newest last.\n\n")
-        with RESULTS.open("a") as f:
-            f.write(text + "\n")
-        print(f"appended to {RESULTS.relative_to(BASE_DIR)}")
+    return results, tool
 
 
 def logistics_benches(*, record: bool) -> None:
@@ -485,4 +533,5 @@ def logistics_benches(*, record: bool) -> None:
 
 if __name__ == "__main__":
     main()
-    logistics_benches(record="--no-record" not in sys.argv)
+    if "--only" not in " ".join(sys.argv):
+        logistics_benches(record="--no-record" not in sys.argv)

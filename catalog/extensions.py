@@ -21,10 +21,11 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db.models import BooleanField, QuerySet, Value
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from djmoney.money import Money
 
-from .models import Product, Variant
+from .models import Product, Seller, Variant
 from .pricing import PriceContext
 
 
@@ -96,3 +97,50 @@ def storefront_extension() -> StorefrontExtension:
     """The configured extension; the setting is read on every call, so tests may override it."""
     path = getattr(settings, "STOREFRONT_EXTENSION", "")
     return _load(path) if path else NoExtension()
+
+
+# --- Panels: what higher apps show on the product and seller pages ----------------------------------
+#
+#     STOREFRONT_PANELS = ["orders.feedback_storefront.FeedbackPanels"]   # [] -> no panels
+#
+# Each class returns, per slot of the page ("aside": beside the buy box, "main": below the
+# details), the panels to include: a template and its context. Like the extension above, a panel
+# class adds a constant number of queries to a page.
+
+
+@dataclass(frozen=True)
+class Panel:
+    template: str
+    context: Mapping[str, object]
+
+
+class StorefrontPanels(Protocol):
+    def product_panels(self, request: HttpRequest, product: Product) -> Mapping[str, Sequence[Panel]]: ...
+
+    def seller_panels(self, request: HttpRequest, seller: Seller) -> Mapping[str, Sequence[Panel]]: ...
+
+
+def storefront_panels() -> list[StorefrontPanels]:
+    """The configured panel classes, in order; the setting is read on every call."""
+    return [_load_panels(path) for path in getattr(settings, "STOREFRONT_PANELS", ())]
+
+
+@functools.cache
+def _load_panels(path: str) -> StorefrontPanels:
+    return import_string(path)()
+
+
+def _by_slot(results: list[Mapping[str, Sequence[Panel]]]) -> dict[str, list[Panel]]:
+    slots: dict[str, list[Panel]] = {}
+    for result in results:
+        for slot, panels in result.items():
+            slots.setdefault(slot, []).extend(panels)
+    return slots
+
+
+def product_panels(request: HttpRequest, product: Product) -> dict[str, list[Panel]]:
+    return _by_slot([p.product_panels(request, product) for p in storefront_panels()])
+
+
+def seller_panels(request: HttpRequest, seller: Seller) -> dict[str, list[Panel]]:
+    return _by_slot([p.seller_panels(request, seller) for p in storefront_panels()])

@@ -8,6 +8,7 @@ Python for showing prices, and as a SQL expression for filtering and sorting a l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +19,7 @@ from django.http import HttpRequest
 from djmoney.money import Money
 
 from marketplace.fx.services import MissingRate, RateTable, convert, current_rates
-from marketplace.money import round_money
+from marketplace.money import ROUNDING, currency_digits, round_money
 
 from .models import Variant, VariantPrice
 
@@ -105,16 +106,57 @@ def from_price(variants: list[Variant], ctx: PriceContext) -> BuyerPrice | None:
     return _lowest([variant_price(v, ctx) for v in variants if v.active], ctx)
 
 
-def from_price_of_rows(rows: Iterable[tuple[Decimal, str, Decimal | None]], ctx: PriceContext) -> BuyerPrice | None:
+@functools.lru_cache(maxsize=512)
+def _quantum(code: str) -> Decimal:
+    """What ``round_money`` rounds ``code`` amounts to: ``Decimal("0.01")`` for EUR, 1 for JPY."""
+    return Decimal(1).scaleb(-currency_digits(code))
+
+
+def from_price_of_rows(
+    rows: Iterable[tuple[Decimal, str, Decimal | None]],
+    ctx: PriceContext,
+    factors: dict[str, Decimal | None] | None = None,
+) -> BuyerPrice | None:
     """``from_price`` on plain rows of active variants, for listings built from ``.values()``:
-    (seller's amount, seller's currency, explicit amount in ``ctx.currency`` or None)."""
-    return _lowest(
-        [
-            _buyer_price(Money(amount, currency), None if explicit is None else Money(explicit, ctx.currency), ctx)
-            for amount, currency, explicit in rows
-        ],
-        ctx,
-    )
+    (seller's amount, seller's currency, explicit amount in ``ctx.currency`` or None).
+
+    The same rule as ``_buyer_price`` on plain Decimals: a page of cards prices about a hundred
+    variants, and only the lowest of each product becomes ``Money``. ``factors`` (currency ->
+    ``ctx.factor``, None without a rate) may be shared by the calls of one page."""
+    if factors is None:
+        factors = {}
+    target = ctx.currency
+    quantum = _quantum(target)
+    best: tuple[Decimal, str, Decimal, str, bool] | None = None  # amount, currency, seller's amount, ...
+    best_in_target = False
+    for amount, currency, explicit in rows:
+        if explicit is not None:
+            candidate = (explicit.quantize(quantum, rounding=ROUNDING), target, amount, currency, True)
+        elif currency == target:
+            candidate = (amount, target, amount, currency, False)  # convert() leaves it as it is
+        else:
+            if currency not in factors:
+                try:
+                    factors[currency] = ctx.factor(currency)
+                except MissingRate:
+                    factors[currency] = None
+            factor = factors[currency]
+            if factor is None:
+                candidate = (amount.quantize(_quantum(currency), rounding=ROUNDING), currency, amount, currency, False)
+            else:
+                candidate = ((amount * factor).quantize(quantum, rounding=ROUNDING), target, amount, currency, False)
+        in_target = candidate[1] == target
+        # _lowest: prices in the buyer's currency win over those left in a seller's; then the first lowest.
+        if (
+            best is None
+            or (in_target and not best_in_target)
+            or (in_target == best_in_target and candidate[0] < best[0])
+        ):
+            best, best_in_target = candidate, in_target
+    if best is None:
+        return None
+    amount, currency, seller_amount, seller_currency, explicit_price = best
+    return BuyerPrice(Money(amount, currency), Money(seller_amount, seller_currency), explicit=explicit_price)
 
 
 def variant_price_expression(ctx: PriceContext, prefix: str = "") -> Coalesce:

@@ -3,37 +3,25 @@ page runs the same number of queries whatever its size."""
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import CharField, F, Prefetch, QuerySet, Value
+from django.db.models import CharField, F, FilteredRelation, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import get_object_or_404
+from djmoney.money import Money
 from modeltranslation import settings as mt_settings
 from modeltranslation.utils import build_localized_fieldname, resolution_order
 from modeltranslation.utils import get_language as translation_language
 
+from .cache import cached, catalog_version
 from .models import Category, Product, ProductImage, Seller, Variant, VariantPrice
 from .pricing import PriceContext, product_from_price_subquery
 
 CATEGORY_CACHE_KEY = "catalog:categories:v1"
-
-
-def _variants_prefetch() -> Prefetch:
-    # Lists (to_attr), not per-instance querysets: prefetching into ``variant.prices`` builds a
-    # manager and a queryset for every variant, which django-money wraps again (~0.3 ms each).
-    # Ordered by its own columns: the model's ordering ("variant") joins and scans every variant.
-    prices = Prefetch(
-        "prices", queryset=VariantPrice.objects.order_by("variant_id", "price_currency"), to_attr="price_list"
-    )
-    return Prefetch(
-        "variants", queryset=Variant.objects.filter(active=True).prefetch_related(prices), to_attr="active_variants"
-    )
-
-
-def _images_prefetch() -> Prefetch:
-    return Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk"), to_attr="image_list")
 
 
 def visible_products() -> QuerySet[Product]:
@@ -41,28 +29,32 @@ def visible_products() -> QuerySet[Product]:
     return Product.objects.filter(status=Product.Status.ACTIVE)
 
 
-def _with_related(products: QuerySet[Product]) -> QuerySet[Product]:
-    return products.select_related("seller", "category").prefetch_related(_variants_prefetch(), _images_prefetch())
-
-
 PRODUCT_TEXTS = ("name", "short_description", "description", "material_care")
 SELLER_TEXTS = ("tagline", "description")
 
 
-def _other_language_columns(model: type, field: str) -> list[str]:
+def _other_language_columns(model: type, field: str, language: str) -> list[str]:
     """``name_fr``, ``name_ja``, ...: the columns of a translated field that the active language
     never reads. modeltranslation loads every language's column; its descriptor reads only the
     active language and then its fallbacks (``resolution_order``), so those stay loaded."""
     descriptor = model.__dict__[field]
-    needed = resolution_order(translation_language(), descriptor.fallback_languages)
+    needed = resolution_order(language, descriptor.fallback_languages)
     return [build_localized_fieldname(field, lang) for lang in mt_settings.AVAILABLE_LANGUAGES if lang not in needed]
 
 
 def card_rows(products: QuerySet[Product]) -> QuerySet:
-    """The page's products as plain rows, what a card shows of them (no model instances):
-    ``id``, ``slug``, ``name`` (the active language's, falling back as ``product.name`` does),
-    ``seller_name``, ``origin_country`` (a code) and the extension's ``has_local_stock`` (annotate
-    ``products`` with it first). Evaluate it in the language it was built in."""
+    """The page's products as plain rows: ``id`` and the extension's ``has_local_stock`` (annotate
+    ``products`` with it first), in the page's order. What else a card shows comes from
+    ``card_texts`` (cached: the same for every buyer)."""
+    return products.values("id", "has_local_stock")
+
+
+def card_texts(product_ids: list[int]) -> list[dict]:
+    """The products' columns a card shows, as plain rows (no model instances): ``id``, ``slug``,
+    ``card_name`` (the active language's, falling back as ``product.name`` does),
+    ``card_seller_name`` and ``origin_country`` (a code). Evaluate it in the language it was built in."""
+    if not product_ids:
+        return []
     descriptor = Product.__dict__["name"]
     columns = [
         build_localized_fieldname("name", lang)
@@ -70,30 +62,23 @@ def card_rows(products: QuerySet[Product]) -> QuerySet:
     ]
     # The descriptor skips None and the field's default (""), then returns that default.
     name = Coalesce(*(NullIf(F(column), Value("")) for column in columns), Value(""), output_field=CharField())
-    return products.annotate(card_name=name, card_seller_name=F("seller__name")).values(
-        "id", "slug", "card_name", "card_seller_name", "origin_country", "has_local_stock"
+    return list(
+        Product.objects.filter(pk__in=product_ids)
+        .annotate(card_name=name, card_seller_name=F("seller__name"))
+        .values("id", "slug", "card_name", "card_seller_name", "origin_country")
     )
 
 
-def card_variants(product_ids: list[int]) -> list[tuple[int, int, Decimal, str]]:
-    """(product_id, variant id, price, price currency) of the products' active variants."""
+def card_variants(product_ids: list[int]) -> list[tuple[int, int, Decimal, str, str | None, Decimal | None]]:
+    """(product_id, variant id, price, price currency, explicit price currency, explicit price) of
+    the products' active variants, one row per explicit price (None, None without any): one query,
+    the explicit prices a LEFT JOIN."""
     if not product_ids:
         return []
     return list(
         Variant.objects.filter(product_id__in=product_ids, active=True)
-        .order_by("product_id", "position", "pk")
-        .values_list("product_id", "pk", "price", "price_currency")
-    )
-
-
-def card_explicit_prices(variant_ids: list[int], currency: str) -> dict[int, Decimal]:
-    """Per variant id: the explicit price its seller set in ``currency``, where there is one."""
-    if not variant_ids:
-        return {}
-    return dict(
-        VariantPrice.objects.filter(variant_id__in=variant_ids, price_currency=currency).values_list(
-            "variant_id", "price"
-        )
+        .order_by("product_id", "position", "pk", "prices__price_currency")
+        .values_list("product_id", "pk", "price", "price_currency", "prices__price_currency", "prices__price")
     )
 
 
@@ -112,16 +97,49 @@ def card_images(product_ids: list[int]) -> dict[int, tuple[str, str, str]]:
     return first
 
 
-def product_for_buyer(slug: str) -> Product:
-    """One product with everything its page shows; other languages' texts stay in the database
-    (the page reads the active language and its fallbacks only)."""
-    other_languages = [
-        *(column for field in PRODUCT_TEXTS for column in _other_language_columns(Product, field)),
-        *(f"seller__{column}" for field in SELLER_TEXTS for column in _other_language_columns(Seller, field)),
-        *(f"category__{column}" for column in _other_language_columns(Category, "name")),
-    ]
-    products = _with_related(visible_products()).defer(*other_languages)
-    return get_object_or_404(products, slug=slug)
+def product_for_buyer(slug: str, currency: str) -> Product:
+    """One active product with everything its page shows of the catalog: the product with its
+    seller and category, other languages' texts left in the database (the page reads the active
+    language and its fallbacks only); ``active_variants``, each with ``price_list`` holding its
+    explicit price in ``currency`` if the seller set one (all that ``variant_price`` reads for a
+    buyer paying in ``currency``); ``image_list``, in gallery order.
+
+    From the catalog cache (``catalog.cache``), else three queries whatever the number of
+    variants. Each call returns its own copy. Raises ``Http404`` unless the product is active."""
+    language = translation_language()
+    return cached(("product", language, currency, slug), lambda: _load_product_for_buyer(slug, currency, language))
+
+
+def _load_product_for_buyer(slug: str, currency: str, language: str) -> Product:
+    products = visible_products().select_related("seller", "category").defer(*_other_language_fields(language))
+    product = get_object_or_404(products, slug=slug)
+    # Through the related manager: each variant's ``product`` is this instance, not a query. The
+    # explicit price in ``currency`` is a LEFT JOIN, not a query of every explicit price.
+    variants = (
+        product.variants.filter(active=True)
+        .annotate(
+            in_currency=FilteredRelation("prices", condition=Q(prices__price_currency=currency)),
+            explicit_amount=F("in_currency__price"),
+        )
+        .order_by("position", "pk")
+    )
+    product.active_variants = list(variants)
+    for variant in product.active_variants:
+        amount = variant.explicit_amount
+        variant.price_list = [] if amount is None else [VariantPrice(variant=variant, price=Money(amount, currency))]
+    product.image_list = list(product.images.order_by("position", "pk"))
+    return product
+
+
+@functools.lru_cache(maxsize=64)
+def _other_language_fields(language: str) -> tuple[str, ...]:
+    """What ``product_for_buyer`` defers in ``language``: the other languages' text columns of the
+    product, its seller and its category."""
+    return (
+        *(column for field in PRODUCT_TEXTS for column in _other_language_columns(Product, field, language)),
+        *(f"seller__{column}" for field in SELLER_TEXTS for column in _other_language_columns(Seller, field, language)),
+        *(f"category__{column}" for column in _other_language_columns(Category, "name", language)),
+    )
 
 
 def seller_by_slug(slug: str) -> Seller:
@@ -154,8 +172,19 @@ class CategoryTree:
         return self.children.get(None, [])
 
 
+_trees: dict[str, tuple[CategoryTree, float]] = {}  # catalog version -> (tree, until when)
+TREE_SECONDS = 300
+
+
 def category_tree() -> CategoryTree:
-    """All categories, cached (a small table): no page queries them more than once."""
+    """All categories, cached (a small table): no page queries them more than once. The tree
+    built from them is kept in the process too (unpickling the categories costs 0.2 ms a
+    request), shared by its requests, so read-only, until the catalog version changes (any
+    catalog write, ``catalog.signals``) or ``TREE_SECONDS`` pass."""
+    version = catalog_version()
+    tree, until = _trees.get(version, (None, 0.0))
+    if tree is not None and until >= time.monotonic():
+        return tree
     categories = cache.get(CATEGORY_CACHE_KEY)
     if categories is None:
         categories = list(Category.objects.all())
@@ -163,7 +192,10 @@ def category_tree() -> CategoryTree:
     children: dict[int | None, list[Category]] = {}
     for c in categories:
         children.setdefault(c.parent_id, []).append(c)
-    return CategoryTree({c.pk: c for c in categories}, {c.slug: c for c in categories}, children)
+    tree = CategoryTree({c.pk: c for c in categories}, {c.slug: c for c in categories}, children)
+    _trees.clear()
+    _trees[version] = (tree, time.monotonic() + TREE_SECONDS)
+    return tree
 
 
 class Sort:

@@ -108,3 +108,13 @@ def translation_status(product: Product) -> dict[str, str]:
         else:
             result[language] = "complete"
     return result
+
+
+def set_response_time(seller_id: int, *, median_minutes: int | None) -> None:
+    """The producer's median first answer to buyers (``Seller.median_response_minutes``), reported
+    by the feedback threads of a higher app; None: not enough conversations yet."""
+    from .models import Seller
+
+    Seller.objects.filter(pk=seller_id).exclude(median_response_minutes=median_minutes).update(
+        median_response_minutes=median_minutes
+    )

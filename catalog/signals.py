@@ -1,5 +1,9 @@
 """Receivers of the catalog app (registered in ``CatalogConfig.ready``).
 
+Any save or delete of a product, variant, explicit price, image, seller or category bumps the
+catalog cache's version (``catalog.cache``), so the storefront's next request reads it anew; a
+category also empties the cached category tree.
+
 Search documents hold a product's texts with its category's and seller's names, so a change to
 any of the three rebuilds them, synchronously: the next search sees the new text. After
 ``migrate``, products that have no documents yet (a database from before search, rows written with
@@ -11,13 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps.registry import Apps
-from django.db import DEFAULT_DB_ALIAS
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
-from .models import Category, Product, Seller
+from .cache import catalog_changed
+from .models import Category, Product, ProductImage, Seller, Variant, VariantPrice
 from .search import LANGUAGES, refresh_search_documents
+from .selectors import CATEGORY_CACHE_KEY
 
 
 def _with_translations(*fields: str) -> frozenset[str]:
@@ -38,6 +45,22 @@ SELLER_SEARCHED_FIELDS = frozenset({"name"})
 
 def _touches(update_fields: frozenset[str] | None, searched: frozenset[str]) -> bool:
     return update_fields is None or not searched.isdisjoint(update_fields)
+
+
+@receiver([post_save, post_delete], sender=Product)
+@receiver([post_save, post_delete], sender=Variant)
+@receiver([post_save, post_delete], sender=VariantPrice)
+@receiver([post_save, post_delete], sender=ProductImage)
+@receiver([post_save, post_delete], sender=Seller)
+def catalog_row_changed(sender: type, **kwargs: Any) -> None:
+    catalog_changed()
+
+
+@receiver([post_save, post_delete], sender=Category)
+def category_changed(sender: type[Category], **kwargs: Any) -> None:
+    catalog_changed()
+    cache.delete(CATEGORY_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(CATEGORY_CACHE_KEY))
 
 
 @receiver(post_save, sender=Product)

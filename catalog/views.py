@@ -9,19 +9,22 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from modeltranslation.utils import get_language as translation_language
 
-from .extensions import storefront_extension
+from .cache import cache_seconds, cached, cached_many, catalog_version
+from .extensions import product_panels, seller_panels, storefront_extension
 from .forms import ListingForm
 from .models import Product, ProductImage
 from .pricing import PriceContext, from_price, from_price_of_rows, variant_price
 from .search import search_products
 from .selectors import (
     Sort,
-    card_explicit_prices,
     card_images,
     card_rows,
+    card_texts,
     card_variants,
     category_tree,
     filter_products,
@@ -39,28 +42,56 @@ _SLUG_PLACEHOLDER = "slug-placeholder"
 
 
 def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]]:
-    """What ``catalog/_product_cards.html`` shows, from plain rows (``card_rows``) and three more
-    queries (variants, explicit prices, first images): dicts, which the template reads without
-    walking model instances."""
-    product_ids = [row["id"] for row in rows]
-    variants: dict[int, list[tuple[int, Decimal, str]]] = {}
-    for product_id, variant_id, amount, currency in card_variants(product_ids):
-        variants.setdefault(product_id, []).append((variant_id, amount, currency))
-    explicit = card_explicit_prices([v[0] for vs in variants.values() for v in vs], ctx.currency)
+    """What ``catalog/_product_cards.html`` shows, as dicts (the template reads no model instance):
+    the page's rows (``card_rows``: id and local-stock badge, live), each product's texts, image
+    and seller's prices (``_card_texts``, the same for every buyer: from the catalog cache), and
+    its lowest price in the buyer's currency, converted now."""
+    language = translation_language()
+    texts = cached_many(("card", language), [row["id"] for row in rows], _card_texts)
+    # What names a card's markup, for {% product_cards %}: None when the texts are not cached.
+    version = catalog_version() if cache_seconds() > 0 else None
+    factors: dict[str, Decimal | None] = {}  # one conversion factor per seller currency, for the page
+    currency = ctx.currency
+    cards = []
+    for row in rows:
+        card = texts.get(row["id"])
+        if card is None:  # deleted since the page query
+            continue
+        own = card["variants"]
+        in_currency = ((amount, code, explicit.get(currency)) for amount, code, explicit in own)
+        price = from_price_of_rows(in_currency, ctx, factors)
+        money = price.money if price is not None else None
+        badge = bool(row["has_local_stock"])
+        memo = None
+        if version is not None:
+            shown = None if money is None else (money.amount, money.currency.code)
+            memo = (version, language, row["id"], shown, badge)
+        cards.append({**card, "has_local_stock": badge, "price": money, "several_variants": len(own) > 1, "memo": memo})
+    return cards
+
+
+def _card_texts(product_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per product id, what its card shows whoever the buyer is, in the active language: slug,
+    URL, name, first image, seller's name, country of origin, and ``variants``, its active
+    variants as (seller's amount, seller's currency, {currency: explicit amount}). Three queries
+    for any number of products."""
+    variants: dict[int, dict[int, tuple[Decimal, str, dict[str, Decimal]]]] = {}
+    for product_id, variant_id, amount, currency, explicit_currency, explicit in card_variants(product_ids):
+        own = variants.setdefault(product_id, {}).setdefault(variant_id, (amount, currency, {}))
+        if explicit_currency is not None:
+            own[2][explicit_currency] = explicit
     images = card_images(product_ids)
     image_field, thumbnail_field = ProductImage._meta.get_field("image"), ProductImage._meta.get_field("thumbnail")
-    # One reverse() per page, not per card: a slug (the <slug:> converter's characters) needs no
+    # One reverse() per call, not per card: a slug (the <slug:> converter's characters) needs no
     # quoting, so the URL is the reversed placeholder's prefix and suffix around it.
     head, _, tail = reverse("catalog:product-detail", kwargs={"slug": _SLUG_PLACEHOLDER}).rpartition(_SLUG_PLACEHOLDER)
     country_names: dict[str, str] = {}
-    cards = []
-    for row in rows:
+    texts = {}
+    for row in card_texts(product_ids):
         slug, name, code = row["slug"], row["card_name"], row["origin_country"]
         country_name = country_names.get(code)
         if country_name is None:
             country_name = country_names[code] = str(Product.origin_country.country(code).name)
-        own = variants.get(row["id"], ())
-        price = from_price_of_rows(((amount, currency, explicit.get(pk)) for pk, amount, currency in own), ctx)
         image = images.get(row["id"])
         if image is None:
             image_url = image_alt = ""
@@ -70,28 +101,51 @@ def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]
                 thumbnail_field.storage.url(thumbnail_name) if thumbnail_name else image_field.storage.url(image_name)
             )
             image_alt = alt or name
-        cards.append(
-            {
-                "slug": slug,
-                "url": f"{head}{slug}{tail}"
-                if _SLUG.fullmatch(slug)
-                else reverse("catalog:product-detail", kwargs={"slug": slug}),
-                "name": name,
-                "image": image is not None,
-                "image_url": image_url,
-                "image_alt": image_alt,
-                "seller_name": row["card_seller_name"],
-                "country_name": country_name,
-                "has_local_stock": bool(row["has_local_stock"]),
-                "price": price.money if price is not None else None,
-                "several_variants": len(own) > 1,
-            }
-        )
-    return cards
+        texts[row["id"]] = {
+            "slug": slug,
+            "url": f"{head}{slug}{tail}"
+            if _SLUG.fullmatch(slug)
+            else reverse("catalog:product-detail", kwargs={"slug": slug}),
+            "name": name,
+            "image": image is not None,
+            "image_url": image_url,
+            "image_alt": image_alt,
+            "seller_name": row["card_seller_name"],
+            "country_name": country_name,
+            "variants": list(variants.get(row["id"], {}).values()),
+        }
+    return texts
+
+
+class _CardPaginator(Paginator):
+    """Counts ``count_from``, the filtered products before they become card rows: a plain count,
+    whatever the page query selects (counting it would evaluate every product's local-stock badge,
+    and a join kept for a column made PostgreSQL count 5,000 active products in 6 ms, not 1).
+
+    With ``count_key``, the count is kept in the catalog cache: the key must name everything the
+    count depends on besides catalog rows (the listing leaves it out when stock filters apply)."""
+
+    def __init__(
+        self,
+        object_list: QuerySet,
+        per_page: int,
+        *,
+        count_from: QuerySet[Product],
+        count_key: tuple[object, ...] | None = None,
+    ) -> None:
+        super().__init__(object_list, per_page)
+        self.count_from = count_from
+        self.count_key = count_key
+
+    @cached_property
+    def count(self) -> int:
+        if self.count_key is None:
+            return self.count_from.count()
+        return cached(self.count_key, self.count_from.count)
 
 
 def _card_data(products: QuerySet[Product], request: HttpRequest) -> QuerySet:
-    """What a card shows, as plain rows in one query: the product's columns and the extension's badges."""
+    """The products as card rows (``card_rows``): their ids and the extension's badges."""
     country = getattr(request, "buyer_country", None)
     return card_rows(storefront_extension().annotate_cards(products, country=country))
 
@@ -149,7 +203,16 @@ def product_list(request: HttpRequest, category_slug: str | None = None) -> Http
         per_page = DEFAULT_PAGE_SIZE
     if per_page not in PAGE_SIZES:
         per_page = DEFAULT_PAGE_SIZE
-    page = Paginator(_card_data(products, request), per_page).get_page(request.GET.get("page"))
+    count_key = None
+    if not (filters.get("in_stock") or filters.get("local_stock")):  # stock changes bump no version
+        low, high = filters.get("min_price"), filters.get("max_price")
+        # Price bounds compare buyer prices: the currency, the market's margin and the FX rates too.
+        fx = None if low is None and high is None else (ctx.currency, ctx.margin_percent, ctx.table.refresh_id)
+        where = (category.pk if category else None, filters.get("seller"), filters.get("origin"), low, high, fx)
+        count_key = ("count", get_language(), q, *where)
+    paginator = _CardPaginator(_card_data(products, request), per_page, count_from=products, count_key=count_key)
+    page = paginator.get_page(request.GET.get("page"))
+    cards = _cards(list(page.object_list), ctx)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -158,7 +221,7 @@ def product_list(request: HttpRequest, category_slug: str | None = None) -> Http
         {
             "form": form,
             "page": page,
-            "cards": _cards(list(page.object_list), ctx),
+            "cards": cards,
             "category": category,
             "breadcrumbs": tree.ancestors(category) if category else [],
             "categories": tree.roots,
@@ -171,7 +234,7 @@ def product_list(request: HttpRequest, category_slug: str | None = None) -> Http
 
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = PriceContext.for_request(request)
-    product = product_for_buyer(slug)
+    product = product_for_buyer(slug, ctx.currency)
     variants = [(v, variant_price(v, ctx)) for v in product.active_variants]
     availability = storefront_extension().variant_availability(
         product, product.active_variants, country=getattr(request, "buyer_country", None), ctx=ctx
@@ -185,6 +248,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "delivery": [(v, availability.get(v.pk)) for v in product.active_variants],
             "price": from_price(product.active_variants, ctx),
             "breadcrumbs": category_tree().ancestors(product.category),
+            "panels": product_panels(request, product),
         },
     )
 
@@ -192,10 +256,16 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def seller_detail(request: HttpRequest, slug: str) -> HttpResponse:
     ctx = PriceContext.for_request(request)
     seller = seller_by_slug(slug)
-    products = _card_data(visible_products().filter(seller=seller), request).order_by("-published_at", "-pk")
-    page = Paginator(products, DEFAULT_PAGE_SIZE).get_page(request.GET.get("page"))
+    own = visible_products().filter(seller=seller)
+    products = _card_data(own, request).order_by("-published_at", "-pk")
+    page = _CardPaginator(products, DEFAULT_PAGE_SIZE, count_from=own).get_page(request.GET.get("page"))
     return render(
         request,
         "catalog/seller_detail.html",
-        {"seller": seller, "page": page, "cards": _cards(list(page.object_list), ctx)},
+        {
+            "seller": seller,
+            "page": page,
+            "cards": _cards(list(page.object_list), ctx),
+            "panels": seller_panels(request, seller),
+        },
     )

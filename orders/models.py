@@ -279,4 +279,4 @@ class StockReservation(TimeStampedModel):
 
 
 from .feedback_models import *  # noqa: E402, F403  (feedback threads and revisions, issue 7)
-from .fulfilment_models import *  # noqa: E402, F401, F403  (order timeline and buyer e-mails)
+from .fulfilment_models import *  # noqa: E402, F403  (order timeline and buyer e-mails)

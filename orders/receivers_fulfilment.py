@@ -28,11 +28,9 @@ from .signals import order_cancelled
 
 @receiver([shipment_packed, shipment_shipped, shipment_delivered], dispatch_uid="orders.advance_order_on_shipment")
 def shipment_moved(sender: Any, order_number: str = "", **kwargs: Any) -> None:
-    if not order_number:
-        return
-    order_id = Order.objects.filter(number=order_number).values_list("pk", flat=True).first()
-    if order_id is not None:
-        tasks.advance_order.delay(order_id)
+    """Sent from a tracking batch's commit, once per parcel: only queue the work (no query here)."""
+    if order_number:
+        tasks.advance_order_number.delay(order_number)
 
 
 @receiver(post_save, sender=Order, dispatch_uid="orders.record_status_event")

@@ -53,6 +53,17 @@ def advance_order(order_id: int) -> None:
     advance(order_id)
 
 
+@shared_task(queue=Queue.DEFAULT, ignore_result=True, **RETRY_DATABASE)
+def advance_order_number(order_number: str) -> None:
+    """A parcel of the order ``order_number`` moved (logistics knows orders by number)."""
+    from .fulfilment import advance_order as advance
+    from .models import Order
+
+    order_id = Order.objects.filter(number=order_number).values_list("pk", flat=True).first()
+    if order_id is not None:
+        advance(order_id)
+
+
 @shared_task(queue=Queue.NOTIFICATIONS, ignore_result=True, **RETRY_MAIL)
 def send_order_notification(order_id: int, kind: str) -> None:
     """The buyer's e-mail ``kind`` for the order, once (``OrderNotification``)."""

@@ -3,10 +3,10 @@
 delivery and the ledger are local), and logs rather than raises: the signals are sent from
 ``on_commit`` callbacks of a tracking batch, where one failure must not stop the others.
 
-- ``shipment_delivered``: capture the order's cash-on-delivery payment once every parcel is
-  delivered; give the order's ledger entries their payable date.
-- ``shipment_refused``: cancel the order's cash-on-delivery payment (orders cancels the order
-  and restocks, in ``orders.cancellation``).
+- ``shipment_delivered``: queue ``tasks.parcel_delivered`` (capture the order's cash-on-delivery
+  payment once every parcel is delivered; give the order's ledger entries their payable date).
+- ``shipment_refused``: queue ``tasks.parcel_refused`` (cancel the order's cash-on-delivery
+  payment; orders cancels the order and restocks, in ``orders.cancellation``).
 - ``payment_captured`` / ``payment_refunded``: the seller ledger's entries.
 """
 
@@ -19,8 +19,7 @@ from django.dispatch import receiver
 
 from logistics.signals import shipment_delivered, shipment_refused
 
-from . import ledger
-from .methods import cod
+from . import ledger, tasks
 from .signals import payment_captured, payment_refunded
 
 logger = logging.getLogger(__name__)
@@ -28,26 +27,15 @@ logger = logging.getLogger(__name__)
 
 @receiver(shipment_delivered, dispatch_uid="payments.on_shipment_delivered")
 def on_shipment_delivered(sender: Any, *, order_number: str = "", **kwargs: Any) -> None:
-    if not order_number:
-        return
-    try:
-        cod.capture_on_delivery(order_number)
-    except Exception:
-        logger.exception("capturing the cash-on-delivery payment of order %s failed", order_number)
-    try:
-        ledger.mark_payable(order_number)
-    except Exception:
-        logger.exception("making the ledger entries of order %s payable failed", order_number)
+    """Sent from a tracking batch's commit, once per parcel: only queue the work (no query here)."""
+    if order_number:
+        tasks.parcel_delivered.delay(order_number)
 
 
 @receiver(shipment_refused, dispatch_uid="payments.on_shipment_refused")
 def on_shipment_refused(sender: Any, *, order_number: str = "", **kwargs: Any) -> None:
-    if not order_number:
-        return
-    try:
-        cod.cancel_on_refusal(order_number)
-    except Exception:
-        logger.exception("cancelling the cash-on-delivery payment of order %s failed", order_number)
+    if order_number:
+        tasks.parcel_refused.delay(order_number)
 
 
 @receiver(payment_captured, dispatch_uid="payments.ledger_on_capture")

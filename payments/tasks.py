@@ -93,3 +93,25 @@ def reconcile_payment_batch(payment_ids: list[int]) -> int:
         logger.warning("reconciliation will retry: %s", "; ".join(failures))
         raise TransientError("; ".join(failures))
     return changed
+
+
+# --- Parcels of an order (queued by payments.receivers, so a tracking batch only enqueues) ----------
+
+
+@shared_task(queue=Queue.PAYMENTS, **RETRY_TRANSIENT)
+def parcel_delivered(order_number: str) -> None:
+    """A parcel of the order was delivered: capture its cash on delivery once all are, and date the
+    ledger entries payable. Both are idempotent."""
+    from . import ledger
+    from .methods import cod
+
+    cod.capture_on_delivery(order_number)
+    ledger.mark_payable(order_number)
+
+
+@shared_task(queue=Queue.PAYMENTS, **RETRY_TRANSIENT)
+def parcel_refused(order_number: str) -> None:
+    """A parcel of the order came back refused: its cash-on-delivery payment is cancelled."""
+    from .methods import cod
+
+    cod.cancel_on_refusal(order_number)

@@ -9,7 +9,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders.cancellation import cancel_order
 from orders.fulfilment import advance_order
@@ -20,6 +20,12 @@ from orders.tasks import send_order_notification
 from .fulfilment_helpers import confirm, deliver, parcel, place, ship
 
 pytestmark = pytest.mark.django_db
+
+
+def subject(text: str, order) -> str:
+    """The e-mail subject as the buyer reads it: in the order's language."""
+    with translation.override(order.language):
+        return translation.gettext(text) % {"number": order.number}
 
 
 def html_of(message) -> str:
@@ -77,7 +83,9 @@ def test_shipped_and_delivered_once_each_with_tracking(shop, buyer, mailoutbox, 
     with django_capture_on_commit_callbacks(execute=True):
         confirm(order)
         ship(parcel(order, world.it_origin), "MILAN00001")
-    assert [m.subject for m in mailoutbox] == [f"Your order {order.number} is confirmed"]  # half shipped: no mail
+    assert [m.subject for m in mailoutbox] == [
+        subject("Your order %(number)s is confirmed", order)
+    ]  # half shipped: no mail
 
     with django_capture_on_commit_callbacks(execute=True):
         ship(parcel(order, world.de_fra), "FRANKFURT1")
@@ -85,7 +93,7 @@ def test_shipped_and_delivered_once_each_with_tracking(shop, buyer, mailoutbox, 
         advance_order(order.pk)  # a repeated signal
     assert len(mailoutbox) == 2
     shipped = mailoutbox[1]
-    assert shipped.subject == f"Your order {order.number} is on its way"
+    assert shipped.subject == subject("Your order %(number)s is on its way", order)
     for number in ("MILAN00001", "FRANKFURT1"):
         assert number in shipped.body and number in html_of(shipped)
     assert f"￥{int(order.total.amount):,}" in shipped.body
@@ -97,9 +105,9 @@ def test_shipped_and_delivered_once_each_with_tracking(shop, buyer, mailoutbox, 
     send_order_notification.delay(order.pk, OrderNotification.Kind.SHIPPED)
 
     assert [m.subject for m in mailoutbox] == [
-        f"Your order {order.number} is confirmed",
-        f"Your order {order.number} is on its way",
-        f"Your order {order.number} was delivered",
+        subject("Your order %(number)s is confirmed", order),
+        subject("Your order %(number)s is on its way", order),
+        subject("Your order %(number)s was delivered", order),
     ]
     assert OrderNotification.objects.filter(order=order, sent_at__isnull=False).count() == 3
 
@@ -112,7 +120,7 @@ def test_cancelled_once_although_two_receivers_hear_it(shop, buyer, mailoutbox, 
         cancel_order(order, reason="buyer")
         cancel_order(order, reason="buyer")
 
-    assert [m.subject for m in mailoutbox][1:] == [f"Your order {order.number} was cancelled"]
+    assert [m.subject for m in mailoutbox][1:] == [subject("Your order %(number)s was cancelled", order)]
     cancelled = mailoutbox[1]
     assert f"\u200f{order.total.amount:,.2f}\u00a0€" in cancelled.body
     assert 'dir="rtl"' in html_of(cancelled)

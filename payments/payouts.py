@@ -49,12 +49,15 @@ def sellers_with_entries() -> list[int]:
 @transaction.atomic
 def open_payouts(seller_id: int, *, now: datetime | None = None, acting_user: Any = None) -> list[Payout]:
     """Pay the seller's payable balance in each currency: a Payout and its entry, or nothing."""
-    now = now or timezone.now()
     seller = Seller.objects.select_for_update(of=("self",), no_key=True).get(pk=seller_id)
+    now = now or timezone.now()  # read after the lock: a run that waited sees the one before it
+    # Payouts (and their reversals) always count, whatever their date: a run that started before
+    # another's payout must still see it, or the same balance would be paid twice.
+    settled = Q(kind__in=[LedgerEntry.Kind.PAYOUT, LedgerEntry.Kind.PAYOUT_REVERSAL])
     rows = (
         LedgerEntry.objects.filter(seller=seller)
         .values("amount_currency")
-        .annotate(payable=Sum("amount", filter=Q(payable_at__lte=now)))
+        .annotate(payable=Sum("amount", filter=Q(payable_at__lte=now) | settled))
         .order_by("amount_currency")
     )
     method = Payout.Method.STRIPE_CONNECT if _uses_stripe(seller) else Payout.Method.MANUAL

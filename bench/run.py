@@ -519,15 +519,21 @@ def serve_and_measure(
 
 
 def logistics_benches(*, record: bool) -> None:
-    """The logistics benchmarks (issue 4), each in its own throw-away PostgreSQL database."""
+    """The logistics benchmarks (issue 4) and the checkout's (issue 5), each in its own throw-away
+    PostgreSQL database."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_CACHE_URL")}
     env.update(DATABASE_URL=DATABASE_URL, PYTHONPATH=str(BASE_DIR))
     for title, cmd in [
         ("allocation + shipping + landed cost, 20-line cart", [PYTHON, "bench/logistics_bench.py"]),
         ("poll_tracking over 10,000 shipments", [PYTHON, "bench/tracking_bench.py"]),
+        ("checkout: add to cart, quote, placing orders", [PYTHON, "bench/checkout_bench.py"]),
     ]:
         print(f"\n== {title}", flush=True)
-        flag = {"bench/logistics_bench.py": "--no-append", "bench/tracking_bench.py": "--no-write"}[cmd[1]]
+        flag = {
+            "bench/logistics_bench.py": "--no-append",
+            "bench/tracking_bench.py": "--no-write",
+            "bench/checkout_bench.py": "--no-append",
+        }[cmd[1]]
         subprocess.run([*cmd, *([] if record else [flag])], env=env, cwd=BASE_DIR, check=False, timeout=900)
 
 

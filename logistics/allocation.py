@@ -285,44 +285,7 @@ def load_allocation_data(
         available[(variant_id, wid)] = on_hand - allocated
         allowed.add((wid, seller_id))
         warehouses.setdefault(wid, WarehouseInfo(wid, code, name, city, str(country), kind, handling))
-    zone_ids: list[int] = []
-    regional: set[str] = set()
-    if destination:
-        # The raw column (django-countries stores "DE,FR,IT"): building a Country object per
-        # member of a 190-country zone costs more than the rest of the planning.
-        for zone_id, raw in ShippingZone.objects.order_by("pk").values_list("pk", "countries"):
-            codes = set(raw.split(",")) if raw else set()
-            if destination in codes:
-                zone_ids.append(zone_id)
-                regional |= codes
-    rates: dict[int, list[RateInfo]] = {}
-    if zone_ids and warehouses:
-        methods: dict[int, MethodInfo] = {}
-        rows = (
-            ShippingRate.objects.filter(warehouse_id__in=list(warehouses), zone_id__in=zone_ids, method__active=True)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "warehouse_id",
-                "min_weight_grams",
-                "max_weight_grams",
-                "price",
-                "price_currency",
-                "method_id",
-                "method__code",
-                "method__name",
-                "method__carrier",
-                "method__service_level",
-                "method__incoterm",
-                "method__transit_days_min",
-                "method__transit_days_max",
-            )
-        )
-        for pk, wid, low, high, amount, currency, method_id, *method_fields in rows:
-            method = methods.get(method_id)
-            if method is None:
-                method = methods[method_id] = MethodInfo(method_id, *method_fields)
-            rates.setdefault(wid, []).append(RateInfo(pk, wid, method, low, high, Money(amount, currency)))
+    _zones, regional, rates = load_zones_and_rates(destination, list(warehouses))
     currencies = {r.price.currency.code for rs in rates.values() for r in rs}
     return AllocationData(
         destination=destination,
@@ -502,3 +465,52 @@ def quote_shipping(
             total += round_money(conversion.result)
         quotes.append(ShipmentQuote(shipment, option, conversion))
     return ShippingQuote(currency, tuple(quotes), total)
+
+
+def load_zones_and_rates(
+    destination: str, warehouse_ids: list[int]
+) -> tuple[list[int], set[str], dict[int, list[RateInfo]]]:
+    """Two queries: the zones containing ``destination`` (their ids, and every country they cover:
+    "regional"), and the active rates from ``warehouse_ids`` into them, per warehouse, with their
+    methods. Shared by allocation and the storefront's cached shipping configuration."""
+    zone_ids: list[int] = []
+    regional: set[str] = set()
+    rates: dict[int, list[RateInfo]] = {}
+    if not destination:
+        return zone_ids, regional, rates
+    # The raw column (django-countries stores "DE,FR,IT"): building a Country object per member of
+    # a 190-country zone costs more than the rest of the planning.
+    for zone_id, raw in ShippingZone.objects.order_by("pk").values_list("pk", "countries"):
+        codes = set(raw.split(",")) if raw else set()
+        if destination in codes:
+            zone_ids.append(zone_id)
+            regional |= codes
+    if not (zone_ids and warehouse_ids):
+        return zone_ids, regional, rates
+    methods: dict[int, MethodInfo] = {}
+    rows = (
+        ShippingRate.objects.filter(warehouse_id__in=warehouse_ids, zone_id__in=zone_ids, method__active=True)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "warehouse_id",
+            "min_weight_grams",
+            "max_weight_grams",
+            "price",
+            "price_currency",
+            "method_id",
+            "method__code",
+            "method__name",
+            "method__carrier",
+            "method__service_level",
+            "method__incoterm",
+            "method__transit_days_min",
+            "method__transit_days_max",
+        )
+    )
+    for pk, wid, low, high, amount, currency, method_id, *method_fields in rows:
+        method = methods.get(method_id)
+        if method is None:
+            method = methods[method_id] = MethodInfo(method_id, *method_fields)
+        rates.setdefault(wid, []).append(RateInfo(pk, wid, method, low, high, Money(amount, currency)))
+    return zone_ids, regional, rates

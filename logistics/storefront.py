@@ -29,7 +29,6 @@ from django.db import transaction
 from django.db.models import BooleanField, Exists, F, OuterRef, QuerySet, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
-from djmoney.money import Money
 
 from catalog.extensions import VariantAvailability
 from catalog.models import Product, Variant
@@ -37,7 +36,15 @@ from catalog.pricing import PriceContext
 from marketplace.fx.services import MissingRate, RateTable, convert
 from marketplace.money import round_money
 
-from .allocation import AllocationData, Line, MethodInfo, RateInfo, VariantInfo, WarehouseInfo, plan_allocation
+from .allocation import (
+    AllocationData,
+    Line,
+    RateInfo,
+    VariantInfo,
+    WarehouseInfo,
+    load_zones_and_rates,
+    plan_allocation,
+)
 from .models import ShippingMethod, ShippingRate, ShippingZone, Stock, Warehouse
 
 LOW_STOCK_THRESHOLD = 5  # "Only 3 left" at or below this many units
@@ -226,42 +233,7 @@ def _load_shipping_config(destination: str) -> ShippingConfig:
         "warehouse_id", "seller_id"
     ):
         sellers[wid].add(seller_id)
-    zone_ids: list[int] = []
-    regional: set[str] = set()
-    if destination:
-        for zone_id, raw in ShippingZone.objects.order_by("pk").values_list("pk", "countries"):
-            codes = set(raw.split(",")) if raw else set()
-            if destination in codes:
-                zone_ids.append(zone_id)
-                regional |= codes
-    rates: dict[int, list[RateInfo]] = {}
-    if zone_ids and warehouses:
-        methods: dict[int, MethodInfo] = {}
-        rows = (
-            ShippingRate.objects.filter(warehouse_id__in=list(warehouses), zone_id__in=zone_ids, method__active=True)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "warehouse_id",
-                "min_weight_grams",
-                "max_weight_grams",
-                "price",
-                "price_currency",
-                "method_id",
-                "method__code",
-                "method__name",
-                "method__carrier",
-                "method__service_level",
-                "method__incoterm",
-                "method__transit_days_min",
-                "method__transit_days_max",
-            )
-        )
-        for pk, wid, low, high, amount, currency, method_id, *method_fields in rows:
-            method = methods.get(method_id)
-            if method is None:
-                method = methods[method_id] = MethodInfo(method_id, *method_fields)
-            rates.setdefault(wid, []).append(RateInfo(pk, wid, method, low, high, Money(amount, currency)))
+    zone_ids, regional, rates = load_zones_and_rates(destination, list(warehouses))
     return ShippingConfig(
         warehouses=warehouses,
         sellers={wid: frozenset(ids) for wid, ids in sellers.items()},

@@ -17,7 +17,7 @@ from modeltranslation import settings as mt_settings
 from modeltranslation.utils import build_localized_fieldname, resolution_order
 from modeltranslation.utils import get_language as translation_language
 
-from .cache import cached, catalog_version
+from .cache import cache_seconds, cached, catalog_version
 from .models import Category, Product, ProductImage, Seller, Variant, VariantPrice
 from .pricing import PriceContext, product_from_price_subquery
 
@@ -42,11 +42,28 @@ def _other_language_columns(model: type, field: str, language: str) -> list[str]
     return [build_localized_fieldname(field, lang) for lang in mt_settings.AVAILABLE_LANGUAGES if lang not in needed]
 
 
-def card_rows(products: QuerySet[Product]) -> QuerySet:
+CARD_TEXTS = ("slug", "card_name", "card_seller_name", "origin_country")
+
+
+def card_rows(products: QuerySet[Product], *, texts: bool = False) -> QuerySet:
     """The page's products as plain rows: ``id`` and the extension's ``has_local_stock`` (annotate
     ``products`` with it first), in the page's order. What else a card shows comes from
-    ``card_texts`` (cached: the same for every buyer)."""
+    ``card_texts`` (cached: the same for every buyer); with ``texts`` (the catalog cache off), the
+    rows carry ``card_texts``' columns (``CARD_TEXTS``) themselves: one query less."""
+    if texts:
+        return products.annotate(**_card_text_columns()).values("id", "has_local_stock", *CARD_TEXTS)
     return products.values("id", "has_local_stock")
+
+
+def _card_text_columns() -> dict[str, Coalesce | F]:
+    descriptor = Product.__dict__["name"]
+    columns = [
+        build_localized_fieldname("name", lang)
+        for lang in resolution_order(translation_language(), descriptor.fallback_languages)
+    ]
+    # The descriptor skips None and the field's default (""), then returns that default.
+    name = Coalesce(*(NullIf(F(column), Value("")) for column in columns), Value(""), output_field=CharField())
+    return {"card_name": name, "card_seller_name": F("seller__name")}
 
 
 def card_texts(product_ids: list[int]) -> list[dict]:
@@ -55,18 +72,7 @@ def card_texts(product_ids: list[int]) -> list[dict]:
     ``card_seller_name`` and ``origin_country`` (a code). Evaluate it in the language it was built in."""
     if not product_ids:
         return []
-    descriptor = Product.__dict__["name"]
-    columns = [
-        build_localized_fieldname("name", lang)
-        for lang in resolution_order(translation_language(), descriptor.fallback_languages)
-    ]
-    # The descriptor skips None and the field's default (""), then returns that default.
-    name = Coalesce(*(NullIf(F(column), Value("")) for column in columns), Value(""), output_field=CharField())
-    return list(
-        Product.objects.filter(pk__in=product_ids)
-        .annotate(card_name=name, card_seller_name=F("seller__name"))
-        .values("id", "slug", "card_name", "card_seller_name", "origin_country")
-    )
+    return list(Product.objects.filter(pk__in=product_ids).annotate(**_card_text_columns()).values("id", *CARD_TEXTS))
 
 
 def card_variants(product_ids: list[int]) -> list[tuple[int, int, Decimal, str, str | None, Decimal | None]]:
@@ -111,7 +117,9 @@ def product_for_buyer(slug: str, currency: str) -> Product:
 
 
 def _load_product_for_buyer(slug: str, currency: str, language: str) -> Product:
-    products = visible_products().select_related("seller", "category").defer(*_other_language_fields(language))
+    products = visible_products().select_related("seller", "category")
+    if cache_seconds() > 0:  # kept, so kept small; read once and dropped, deferring costs more than it saves
+        products = products.defer(*_other_language_fields(language))
     product = get_object_or_404(products, slug=slug)
     # Through the related manager: each variant's ``product`` is this instance, not a query. The
     # explicit price in ``currency`` is a LEFT JOIN, not a query of every explicit price.

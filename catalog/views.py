@@ -39,6 +39,8 @@ DEFAULT_PAGE_SIZE = 24
 
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 _SLUG_PLACEHOLDER = "slug-placeholder"
+# What a card's markup shows of ``_card_texts``' values (catalog/_product_card.html).
+_CARD_SHOWS = ("slug", "url", "name", "image", "image_url", "image_alt", "seller_name", "country_name")
 
 
 def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]]:
@@ -47,8 +49,12 @@ def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]
     and seller's prices (``_card_texts``, the same for every buyer: from the catalog cache), and
     its lowest price in the buyer's currency, converted now."""
     language = translation_language()
-    texts = cached_many(("card", language), [row["id"] for row in rows], _card_texts)
-    # What names a card's markup, for {% product_cards %}: None when the texts are not cached.
+    ids = [row["id"] for row in rows]
+    # Rows from card_rows(texts=True) carry the texts: read now, not from the catalog cache.
+    carry = bool(rows) and "slug" in rows[0]
+    texts = _card_texts(ids, rows) if carry else cached_many(("card", language), ids, _card_texts)
+    # What names a card's markup, for {% product_cards %}: the catalog version when the texts are
+    # cached, else (texts read now) every value the markup shows.
     version = catalog_version() if cache_seconds() > 0 else None
     factors: dict[str, Decimal | None] = {}  # one conversion factor per seller currency, for the page
     currency = ctx.currency
@@ -62,19 +68,21 @@ def _cards(rows: list[dict[str, Any]], ctx: PriceContext) -> list[dict[str, Any]
         price = from_price_of_rows(in_currency, ctx, factors)
         money = price.money if price is not None else None
         badge = bool(row["has_local_stock"])
-        memo = None
+        shown = None if money is None else (money.amount, money.currency.code)
+        several = len(own) > 1
         if version is not None:
-            shown = None if money is None else (money.amount, money.currency.code)
             memo = (version, language, row["id"], shown, badge)
-        cards.append({**card, "has_local_stock": badge, "price": money, "several_variants": len(own) > 1, "memo": memo})
+        else:  # texts read now: the memo names every value the card's markup shows
+            memo = (language, row["id"], shown, badge, several, *(card[name] for name in _CARD_SHOWS))
+        cards.append({**card, "has_local_stock": badge, "price": money, "several_variants": several, "memo": memo})
     return cards
 
 
-def _card_texts(product_ids: list[int]) -> dict[int, dict[str, Any]]:
+def _card_texts(product_ids: list[int], rows: list[dict[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
     """Per product id, what its card shows whoever the buyer is, in the active language: slug,
     URL, name, first image, seller's name, country of origin, and ``variants``, its active
     variants as (seller's amount, seller's currency, {currency: explicit amount}). Three queries
-    for any number of products."""
+    for any number of products; two when ``rows`` are the products' ``card_texts`` already."""
     variants: dict[int, dict[int, tuple[Decimal, str, dict[str, Decimal]]]] = {}
     for product_id, variant_id, amount, currency, explicit_currency, explicit in card_variants(product_ids):
         own = variants.setdefault(product_id, {}).setdefault(variant_id, (amount, currency, {}))
@@ -87,7 +95,7 @@ def _card_texts(product_ids: list[int]) -> dict[int, dict[str, Any]]:
     head, _, tail = reverse("catalog:product-detail", kwargs={"slug": _SLUG_PLACEHOLDER}).rpartition(_SLUG_PLACEHOLDER)
     country_names: dict[str, str] = {}
     texts = {}
-    for row in card_texts(product_ids):
+    for row in card_texts(product_ids) if rows is None else rows:
         slug, name, code = row["slug"], row["card_name"], row["origin_country"]
         country_name = country_names.get(code)
         if country_name is None:
@@ -145,9 +153,10 @@ class _CardPaginator(Paginator):
 
 
 def _card_data(products: QuerySet[Product], request: HttpRequest) -> QuerySet:
-    """The products as card rows (``card_rows``): their ids and the extension's badges."""
+    """The products as card rows (``card_rows``): their ids and the extension's badges, and their
+    texts too when the catalog cache is off (nothing to read them from but the database)."""
     country = getattr(request, "buyer_country", None)
-    return card_rows(storefront_extension().annotate_cards(products, country=country))
+    return card_rows(storefront_extension().annotate_cards(products, country=country), texts=cache_seconds() <= 0)
 
 
 def home(request: HttpRequest) -> HttpResponse:

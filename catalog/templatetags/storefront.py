@@ -7,7 +7,8 @@ language and whether the buyer's country is known.
 
 ``{% product_cards cards %}``: the cards of a listing (``catalog/_product_card.html`` each). A
 card is a pure function of its ``memo`` key (``catalog.views._cards``: catalog version, language,
-product, price shown, badge), which names everything the card dict holds.
+product, price shown, badge; with the catalog cache off, every value the card shows instead of
+the version), which names everything the card dict holds.
 
 ``{% listing_filters %}``: the listing's filter form (``catalog/_filters.html``), a pure function of
 the query string's values for the form's fields, the language, the buyer's currency, the category

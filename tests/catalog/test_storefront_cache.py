@@ -184,3 +184,25 @@ def test_without_the_cache_the_pages_read_the_database(client, seller, category,
     Product.objects.filter(pk=product.pk).update(name_en="Renamed quietly")
     listing, page = pages(client)
     assert "Renamed quietly" in listing and "Renamed quietly" in page
+
+
+def test_without_the_cache_cards_show_what_the_database_holds_now(client, seller, category, rates, settings):
+    # the cards' markup is kept per process, keyed by every value a card shows: a write that
+    # bypasses the model signals still shows on the next request, however many came before
+    settings.CATALOG_CACHE_SECONDS = 0
+    product = make_product(seller, category, "wig")
+    make_product(seller, category, "comb", variants=2)
+    client.cookies["currency"] = "EUR"
+    listing, _page = pages(client)
+    assert sorted(amounts(listing)) == [("12.50", "EUR"), ("12.50", "EUR")] and "Silk Hair Co" in listing
+    product.variants.update(price=Decimal("160"))
+    Seller.objects.filter(pk=seller.pk).update(name="Silk Hair Ltd")
+    listing, _page = pages(client)
+    cards = dict(re.findall(r'data-slug="([^"]+)"(.*?)</article>', listing, re.S))
+    assert amounts(cards["wig"]) == [("20.00", "EUR")] and amounts(cards["comb"]) == [("12.50", "EUR")]
+    assert "Silk Hair Ltd" in cards["wig"] and "Silk Hair Co" not in listing
+    assert " from " not in cards["wig"] and "from" in cards["comb"]  # several variants: "from 12,50 €"
+    # and the same page with the cache on shows the same cards
+    settings.CATALOG_CACHE_SECONDS = 300
+    warm, _page = pages(client)
+    assert re.findall(r"<article.*?</article>", warm, re.S) == re.findall(r"<article.*?</article>", listing, re.S)

@@ -5,7 +5,6 @@ an expired order's payment. The demo gateway plays the provider (no network)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 from datetime import timedelta
@@ -49,7 +48,6 @@ pytestmark = pytest.mark.django_db
 
 EUR = "EUR"
 VALID_CARD = {"expiry": "12/39", "cvc": "123"}
-HAS_COD = importlib.util.find_spec("payments.methods.cod") is not None
 
 
 def eur(amount: str) -> Money:
@@ -532,7 +530,6 @@ def test_dap_or_ddp_is_the_buyers_choice_and_only_the_checkout_part_is_charged(c
 # --- Cash on delivery (the "money" helper's method, through the interface) ------------------------
 
 
-@pytest.mark.skipif(not HAS_COD, reason="payments.methods.cod is not there yet")
 def test_cash_on_delivery_only_where_the_method_says_with_the_markets_fee(client, shop, buyer, commit):
     set_market(payment_methods=["card", "cod"], cod_enabled=True, cod_max=eur("500"), cod_fee=eur("3.50"))
     fill(buyer, (shop["wig"], 1))  # from Frankfurt to Berlin: domestic
@@ -556,7 +553,6 @@ def test_cash_on_delivery_only_where_the_method_says_with_the_markets_fee(client
     assert Payment.objects.get().state == "authorized"
 
 
-@pytest.mark.skipif(not HAS_COD, reason="payments.methods.cod is not there yet")
 def test_no_cash_on_delivery_across_a_border_or_above_the_maximum(client, shop, buyer):
     set_market(payment_methods=["card", "cod"], cod_enabled=True, cod_max=eur("500"), cod_fee=eur("3.50"))
     fill(buyer, (shop["oil"], 1))  # from Milan: crosses a border

@@ -288,3 +288,26 @@ def test_order_page_shows_each_shipments_tracking_timeline(client, shop, buyer):
     other = type(buyer).objects.create_user("other@example.com", "x")
     client.force_login(other)
     assert client.get(order_url).status_code == 404
+
+
+def test_order_list_and_order_page_keep_their_query_count(client, shop, buyer):
+    from django.test.utils import CaptureQueriesContext
+
+    def placed(*pairs):
+        cart = fill(buyer, *pairs)
+        checkout = start_checkout(cart, buyer=buyer, address=Address(**ADDRESS_DE), currency="EUR", language="en")
+        return place_order(checkout.token, buyer=buyer)
+
+    def queries(path):
+        client.get(path)  # warm the caches (markets, rates, shipping configuration)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured)
+
+    signed_in(client, buyer)
+    small = placed((shop["oil"], 1))  # one seller, one parcel
+    small_page, one_order = queries(f"/en/orders/{small.number}/"), queries("/en/orders/")
+    large = placed((shop["wig"], 2), (shop["oil"], 1), (shop["syrup"], 1))  # three sellers, two parcels
+    assert large.lines.count() == 3
+    assert queries(f"/en/orders/{large.number}/") == small_page
+    assert queries("/en/orders/") == one_order
